@@ -1,0 +1,209 @@
+// Expression ops: each tag carries its evaluator (scalar and SIMD lane) and its derivative rule.
+#pragma once
+
+#include <cmath>
+#include <ratio>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include <typegrad/expr/core.hpp>
+
+namespace typegrad::expr {
+
+namespace detail {
+template <class V>
+inline constexpr bool is_scalar = std::is_arithmetic_v<V>;
+
+// One spelling for scalars and xsimd batches, so an op's evaluator is written once.
+template <class V> V vexp(const V& v) noexcept { if constexpr (is_scalar<V>) return std::exp(v); else return xsimd::exp(v); }
+template <class V> V vlog(const V& v) noexcept { if constexpr (is_scalar<V>) return std::log(v); else return xsimd::log(v); }
+template <class V> V vlog1p(const V& v) noexcept { if constexpr (is_scalar<V>) return std::log1p(v); else return xsimd::log1p(v); }
+template <class V> V vtanh(const V& v) noexcept { if constexpr (is_scalar<V>) return std::tanh(v); else return xsimd::tanh(v); }
+template <class V> V vabs(const V& v) noexcept { if constexpr (is_scalar<V>) return std::abs(v); else return xsimd::abs(v); }
+template <class V> V vsqrt(const V& v) noexcept { if constexpr (is_scalar<V>) return std::sqrt(v); else return xsimd::sqrt(v); }
+template <class V> V vmax(const V& a, const V& b) noexcept { if constexpr (is_scalar<V>) return a > b ? a : b; else return xsimd::max(a, b); }
+template <class C, class V> V vselect(const C& c, const V& a, const V& b) noexcept {
+  if constexpr (is_scalar<V>) return c ? a : b; else return xsimd::select(c, a, b);
+}
+}  // namespace detail
+
+// Forward declarations of the builders, so derivative rules can use them.
+template <expression A, expression B> constexpr auto operator+(A, B) noexcept;
+template <expression A, expression B> constexpr auto operator-(A, B) noexcept;
+template <expression A, expression B> constexpr auto operator*(A, B) noexcept;
+template <expression A, expression B> constexpr auto operator/(A, B) noexcept;
+template <expression A> constexpr auto operator-(A) noexcept;
+template <expression A, expression B> constexpr auto operator>(A, B) noexcept;
+template <expression A, expression B> constexpr auto operator<(A, B) noexcept;
+template <expression C, expression A, expression B> constexpr auto where(C, A, B) noexcept;
+template <expression A> constexpr auto exp(A) noexcept;
+template <expression A> constexpr auto log(A) noexcept;
+template <expression A> constexpr auto log1p(A) noexcept;
+template <expression A> constexpr auto tanh(A) noexcept;
+template <expression A> constexpr auto sigmoid(A) noexcept;
+template <expression A> constexpr auto softplus(A) noexcept;
+template <expression A> constexpr auto abs(A) noexcept;
+template <expression A> constexpr auto sign(A) noexcept;
+template <expression A> constexpr auto sqrt(A) noexcept;
+template <expression A, expression B> constexpr auto max(A, B) noexcept;
+template <expression A, expression B> constexpr auto min(A, B) noexcept;
+
+namespace ops {
+// apply(values...) evaluates; derivative(args..., d_args...) returns the derivative expression.
+struct add {
+  template <class V> static V apply(const V& a, const V& b) noexcept { return a + b; }
+  template <class A, class B, class DA, class DB> static constexpr auto derivative(A, B, DA da, DB db) noexcept { return da + db; }
+};
+struct subtract {
+  template <class V> static V apply(const V& a, const V& b) noexcept { return a - b; }
+  template <class A, class B, class DA, class DB> static constexpr auto derivative(A, B, DA da, DB db) noexcept { return da - db; }
+};
+struct multiply {
+  template <class V> static V apply(const V& a, const V& b) noexcept { return a * b; }
+  template <class A, class B, class DA, class DB> static constexpr auto derivative(A a, B b, DA da, DB db) noexcept { return da * b + a * db; }
+};
+struct divide {
+  template <class V> static V apply(const V& a, const V& b) noexcept { return a / b; }
+  // (a/b)' = a'/b - a b' / b^2
+  template <class A, class B, class DA, class DB> static constexpr auto derivative(A a, B b, DA da, DB db) noexcept { return da / b - a * db / (b * b); }
+};
+struct negate {
+  template <class V> static V apply(const V& a) noexcept { return -a; }
+  template <class A, class DA> static constexpr auto derivative(A, DA da) noexcept { return -da; }
+};
+struct exp_op {
+  template <class V> static V apply(const V& a) noexcept { return detail::vexp(a); }
+  template <class A, class DA> static constexpr auto derivative(A a, DA da) noexcept { return exp(a) * da; }
+};
+struct log_op {
+  template <class V> static V apply(const V& a) noexcept { return detail::vlog(a); }
+  template <class A, class DA> static constexpr auto derivative(A a, DA da) noexcept { return da / a; }
+};
+struct log1p_op {
+  template <class V> static V apply(const V& a) noexcept { return detail::vlog1p(a); }
+  template <class A, class DA> static constexpr auto derivative(A a, DA da) noexcept { return da / (constant<1>{} + a); }
+};
+struct tanh_op {
+  template <class V> static V apply(const V& a) noexcept { return detail::vtanh(a); }
+  template <class A, class DA> static constexpr auto derivative(A a, DA da) noexcept { return (constant<1>{} - tanh(a) * tanh(a)) * da; }
+};
+struct sigmoid_op {
+  // 1 / (1 + e^-a) overflows gracefully to 0 for large negative a and never produces NaN.
+  template <class V> static V apply(const V& a) noexcept { return V(1) / (V(1) + detail::vexp(-a)); }
+  template <class A, class DA> static constexpr auto derivative(A a, DA da) noexcept { return sigmoid(a) * (constant<1>{} - sigmoid(a)) * da; }
+};
+struct softplus_op {
+  // log(1 + e^a) = max(a, 0) + log1p(e^-|a|): exact for large |a| in both directions.
+  template <class V> static V apply(const V& a) noexcept { return detail::vmax(a, V(0)) + detail::vlog1p(detail::vexp(-detail::vabs(a))); }
+  template <class A, class DA> static constexpr auto derivative(A a, DA da) noexcept { return sigmoid(a) * da; }
+};
+struct abs_op {
+  template <class V> static V apply(const V& a) noexcept { return detail::vabs(a); }
+  template <class A, class DA> static constexpr auto derivative(A a, DA da) noexcept { return sign(a) * da; }
+};
+struct sign_op {
+  template <class V> static V apply(const V& a) noexcept {
+    return detail::vselect(a > V(0), V(1), detail::vselect(a < V(0), V(-1), V(0)));
+  }
+  template <class A, class DA> static constexpr auto derivative(A, DA) noexcept { return constant<0>{}; }
+};
+struct sqrt_op {
+  template <class V> static V apply(const V& a) noexcept { return detail::vsqrt(a); }
+  template <class A, class DA> static constexpr auto derivative(A a, DA da) noexcept { return da / (constant<2>{} * sqrt(a)); }
+};
+struct max_op {
+  template <class V> static V apply(const V& a, const V& b) noexcept { return detail::vmax(a, b); }
+  template <class A, class B, class DA, class DB> static constexpr auto derivative(A a, B b, DA da, DB db) noexcept { return where(a > b, da, db); }
+};
+struct min_op {
+  template <class V> static V apply(const V& a, const V& b) noexcept { return detail::vselect(a < b, a, b); }
+  template <class A, class B, class DA, class DB> static constexpr auto derivative(A a, B b, DA da, DB db) noexcept { return where(a < b, da, db); }
+};
+// Comparisons yield a condition (bool or xsimd::batch_bool); their derivative is never used.
+struct greater {
+  template <class V> static auto apply(const V& a, const V& b) noexcept { return a > b; }
+  template <class A, class B, class DA, class DB> static constexpr auto derivative(A, B, DA, DB) noexcept { return constant<0>{}; }
+};
+struct less {
+  template <class V> static auto apply(const V& a, const V& b) noexcept { return a < b; }
+  template <class A, class B, class DA, class DB> static constexpr auto derivative(A, B, DA, DB) noexcept { return constant<0>{}; }
+};
+struct select {
+  template <class C, class V> static V apply(const C& c, const V& a, const V& b) noexcept { return detail::vselect(c, a, b); }
+  // Piecewise functions differentiate piecewise; the kink itself takes the right-hand branch.
+  template <class C, class A, class B, class DC, class DA, class DB>
+  static constexpr auto derivative(C c, A, B, DC, DA da, DB db) noexcept { return where(c, da, db); }
+};
+}  // namespace ops
+
+namespace detail {
+template <class A, class B>
+using ratio_sum = std::ratio_add<std::ratio<constant_traits<A>::num, constant_traits<A>::den>,
+                                 std::ratio<constant_traits<B>::num, constant_traits<B>::den>>;
+template <class A, class B>
+using ratio_product = std::ratio_multiply<std::ratio<constant_traits<A>::num, constant_traits<A>::den>,
+                                          std::ratio<constant_traits<B>::num, constant_traits<B>::den>>;
+template <class R>
+using constant_of = constant<R::num, R::den>;
+}  // namespace detail
+
+// Builders fold constants and drop zeros and ones, so derived expressions stay small.
+template <expression A, expression B>
+constexpr auto operator+(A a, B b) noexcept {
+  if constexpr (is_constant<A> && is_constant<B>) return detail::constant_of<detail::ratio_sum<A, B>>{};
+  else if constexpr (is_zero<A>) return b;
+  else if constexpr (is_zero<B>) return a;
+  else return node<ops::add, A, B>{};
+}
+template <expression A, expression B>
+constexpr auto operator-(A a, B b) noexcept {
+  if constexpr (is_constant<A> && is_constant<B>)
+    return detail::constant_of<std::ratio_subtract<std::ratio<A::num, A::den>, std::ratio<B::num, B::den>>>{};
+  else if constexpr (is_zero<B>) return a;
+  else if constexpr (is_zero<A>) return -b;
+  else return node<ops::subtract, A, B>{};
+}
+template <expression A, expression B>
+constexpr auto operator*(A a, B b) noexcept {
+  if constexpr (is_zero<A> || is_zero<B>) return constant<0>{};
+  else if constexpr (is_constant<A> && is_constant<B>) return detail::constant_of<detail::ratio_product<A, B>>{};
+  else if constexpr (is_one<A>) return b;
+  else if constexpr (is_one<B>) return a;
+  else return node<ops::multiply, A, B>{};
+}
+template <expression A, expression B>
+constexpr auto operator/(A a, B) noexcept {
+  static_assert(!is_zero<B>, "typegrad::expr: division by the constant 0");
+  if constexpr (is_zero<A>) return constant<0>{};
+  else if constexpr (is_one<B>) return a;
+  else if constexpr (is_constant<A> && is_constant<B>)
+    return detail::constant_of<std::ratio_divide<std::ratio<A::num, A::den>, std::ratio<B::num, B::den>>>{};
+  else return node<ops::divide, A, B>{};
+}
+template <expression A>
+constexpr auto operator-(A) noexcept {
+  if constexpr (is_constant<A>) return constant<-A::num, A::den>{};
+  else return node<ops::negate, A>{};
+}
+template <expression A, expression B> constexpr auto operator>(A, B) noexcept { return node<ops::greater, A, B>{}; }
+template <expression A, expression B> constexpr auto operator<(A, B) noexcept { return node<ops::less, A, B>{}; }
+/// `where(c, a, b)`: a where the condition holds, b elsewhere (piecewise functions such as ReLU).
+template <expression C, expression A, expression B>
+constexpr auto where(C, A a, B) noexcept {
+  if constexpr (std::is_same_v<A, B>) return a;
+  else return node<ops::select, C, A, B>{};
+}
+template <expression A> constexpr auto exp(A) noexcept { return node<ops::exp_op, A>{}; }
+template <expression A> constexpr auto log(A) noexcept { return node<ops::log_op, A>{}; }
+template <expression A> constexpr auto log1p(A) noexcept { return node<ops::log1p_op, A>{}; }
+template <expression A> constexpr auto tanh(A) noexcept { return node<ops::tanh_op, A>{}; }
+template <expression A> constexpr auto sigmoid(A) noexcept { return node<ops::sigmoid_op, A>{}; }
+template <expression A> constexpr auto softplus(A) noexcept { return node<ops::softplus_op, A>{}; }
+template <expression A> constexpr auto abs(A) noexcept { return node<ops::abs_op, A>{}; }
+template <expression A> constexpr auto sign(A) noexcept { return node<ops::sign_op, A>{}; }
+template <expression A> constexpr auto sqrt(A) noexcept { return node<ops::sqrt_op, A>{}; }
+template <expression A, expression B> constexpr auto max(A, B) noexcept { return node<ops::max_op, A, B>{}; }
+template <expression A, expression B> constexpr auto min(A, B) noexcept { return node<ops::min_op, A, B>{}; }
+
+}  // namespace typegrad::expr

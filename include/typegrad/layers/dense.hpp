@@ -1,0 +1,122 @@
+// dense<Out, Act>: the fully connected layer y = f(W x + b).
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+#include <typegrad/activations/activation.hpp>
+#include <typegrad/activations/builtin.hpp>
+#include <typegrad/core/config.hpp>
+#include <typegrad/core/init.hpp>
+#include <typegrad/layers/softmax_kernels.hpp>
+#include <typegrad/simd/kernels.hpp>
+
+namespace typegrad {
+
+/// Parameters of a dense layer: W [Out, In] (PyTorch nn.Linear order) and b [Out].
+/// Rows of W are padded to whole SIMD registers; the padding is always zero.
+template <class T, std::size_t In, std::size_t Out>
+struct dense_parameters {
+  using value_type = T;
+  static constexpr std::size_t in_size = In, out_size = Out;
+  static constexpr std::size_t row_stride = padded<T>(In);
+  static constexpr std::size_t parameter_blocks = 2;  // weight, bias
+
+  alignas(alignment) T w_[Out * row_stride] = {};
+  alignas(alignment) T b_[padded<T>(Out)] = {};
+
+  constexpr T& weight(std::size_t o, std::size_t i) noexcept { return w_[o * row_stride + i]; }
+  constexpr const T& weight(std::size_t o, std::size_t i) const noexcept { return w_[o * row_stride + i]; }
+  constexpr T& bias(std::size_t o) noexcept { return b_[o]; }
+  constexpr const T& bias(std::size_t o) const noexcept { return b_[o]; }
+
+  /// Raw padded storage of block P (0 = weight, 1 = bias), for optimizers and I/O.
+  constexpr T* data(simd::param_c<0>) noexcept { return w_; }
+  constexpr T* data(simd::param_c<1>) noexcept { return b_; }
+  constexpr const T* data(simd::param_c<0>) const noexcept { return w_; }
+  constexpr const T* data(simd::param_c<1>) const noexcept { return b_; }
+
+  /// Calls f(block, o, i, value&) for every real (unpadded) parameter; bias entries have i = 0.
+  template <class F>
+  constexpr void for_each(F&& f) {
+    for (std::size_t o = 0; o < Out; ++o)
+      for (std::size_t i = 0; i < In; ++i) f(simd::weight_c, o, i, weight(o, i));
+    for (std::size_t o = 0; o < Out; ++o) f(simd::bias_c, o, std::size_t{0}, bias(o));
+  }
+  template <class F>
+  constexpr void for_each(F&& f) const {
+    for (std::size_t o = 0; o < Out; ++o)
+      for (std::size_t i = 0; i < In; ++i) f(simd::weight_c, o, i, weight(o, i));
+    for (std::size_t o = 0; o < Out; ++o) f(simd::bias_c, o, std::size_t{0}, bias(o));
+  }
+  static constexpr std::size_t count() noexcept { return Out * In + Out; }
+  friend constexpr bool operator==(const dense_parameters&, const dense_parameters&) = default;
+};
+
+namespace detail {
+
+/// dense<Out, Act> bound to a scalar type and an input size by the network.
+template <class T, std::size_t In, std::size_t Out, class Act>
+struct dense_layer {
+  using value_type = T;
+  using activation_type = Act;
+  using parameters = dense_parameters<T, In, Out>;
+  static constexpr std::size_t in_size = In, out_size = Out;
+  // An identity activation reads and writes its output buffer in place of z.
+  static constexpr bool keeps_preactivation = !Act::is_identity;
+
+  template <initializer Init>
+  static void initialize(parameters& p, const Init& init, random_engine& rng) noexcept {
+    for (std::size_t o = 0; o < Out; ++o)
+      for (std::size_t i = 0; i < In; ++i) p.weight(o, i) = static_cast<T>(init.weight(rng, double(In), double(Out)));
+    for (std::size_t o = 0; o < Out; ++o) p.bias(o) = static_cast<T>(init.bias(rng, double(In), double(Out)));
+  }
+
+  /// Y = f(X Wᵀ + b) for B padded rows; Z receives the pre-activation when it is kept.
+  template <std::size_t B>
+  static void forward(const parameters& p, const T* X, T* Z, T* Y) noexcept {
+    if constexpr (Act::is_identity) {
+      simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Y);
+    } else {
+      simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Z);
+      if constexpr (Act::is_elementwise) simd::activation_forward<Act, T, B, Out>(Z, Y);
+      else softmax_forward<T, B, Out>(Z, Y);
+    }
+  }
+
+  /// dY (dL/dY on entry) becomes dL/dZ; then the fused sweep writes dX (when NeedDx) and updates.
+  template <std::size_t B, bool NeedDx, class Update>
+  static void backward(parameters& p, const T* X, const T* Z, const T* Y, T* dY, T* dX, Update& update) noexcept {
+    if constexpr (!Act::is_identity) {
+      if constexpr (Act::is_elementwise) simd::activation_backward<Act, T, B, Out>(Z, dY);
+      else softmax_backward<T, B, Out>(Y, dY);
+    }
+    simd::dense_backward<T, B, In, Out, NeedDx>(p.w_, p.b_, X, dY, dX, update);
+  }
+};
+
+}  // namespace detail
+
+/// A fully connected layer with Out outputs and activation Act; its input size is the previous
+/// layer's output size.
+template <std::size_t Out, class Act = identity>
+struct dense {
+  static_assert(Out > 0, "typegrad::dense<Out, Act>: Out must be at least 1");
+  static_assert(activation_function<Act>,
+                "typegrad::dense<Out, Act>: Act must be an activation (typegrad::relu, typegrad::activation<E>, ...)");
+  static constexpr std::size_t out_size = Out;
+  /// The declared input size, or 0 when it is taken from the previous layer.
+  static constexpr std::size_t declared_in_size = 0;
+  template <class T, std::size_t In>
+  using bind = detail::dense_layer<T, In, Out, Act>;
+};
+
+/// A dense layer that states its input size, like PyTorch's nn.Linear(In, Out): the network
+/// checks at compile time that the previous layer really produces In values.
+template <std::size_t In, std::size_t Out, class Act = identity>
+struct linear : dense<Out, Act> {
+  static_assert(In > 0, "typegrad::linear<In, Out, Act>: In must be at least 1");
+  static constexpr std::size_t declared_in_size = In;
+};
+
+}  // namespace typegrad

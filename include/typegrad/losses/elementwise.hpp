@@ -1,0 +1,88 @@
+// elementwise_loss<E>: a loss ℓ(y, t) given as an expression, averaged over every output element.
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+#include <typegrad/core/config.hpp>
+#include <typegrad/core/tensor.hpp>
+#include <typegrad/expr/expr.hpp>
+#include <typegrad/simd/kernels.hpp>
+
+namespace typegrad {
+
+namespace detail {
+template <class Target, class T, std::size_t B, std::size_t Out>
+inline constexpr bool is_dense_target =
+    std::is_same_v<std::remove_cvref_t<Target>, matrix<T, B, Out>> ||
+    (B == 1 && std::is_same_v<std::remove_cvref_t<Target>, vector<T, Out>>);
+}  // namespace detail
+
+/// A loss from an expression of `typegrad::y` (prediction) and `typegrad::t` (target), reduced
+/// by the mean over all B·Out elements (PyTorch's reduction='mean'). dℓ/dy is derived at compile time.
+/// @tparam E  e.g. `decltype((y - t) * (y - t))`.
+template <class E>
+struct elementwise_loss {
+  static_assert(expr::expression<E>, "typegrad::elementwise_loss<E>: E must be an expression of typegrad::y and typegrad::t");
+  using expression = E;
+  using derivative = expr::derivative_t<E, 0>;
+
+  /// True when Target is a valid target for B samples of Out outputs.
+  template <class Target, class T, std::size_t B, std::size_t Out>
+  static constexpr bool accepts = detail::is_dense_target<Target, T, B, Out>;
+  static constexpr const char* target_description = "a typegrad::vector<T, Out> (one sample) or matrix<T, B, Out>";
+
+  /// Mean loss over B padded rows of predictions; writes dL/dY (padding zero) when dY is given.
+  template <class T, std::size_t B, std::size_t Out, class Target>
+  static T evaluate(const T* Y, const Target& target, T* dY) noexcept {
+    using V = simd::batch<T>;
+    constexpr std::size_t L = lanes<T>, stride = padded<T>(Out);
+    constexpr T scale = T(1) / T(B * Out);
+    const T* tp = target.data();
+    T total = 0;
+    auto total_v = V(T(0));
+    for (std::size_t b = 0; b < B; ++b) {
+      const T* y = Y + b * stride;
+      const T* tr = tp + b * Out;
+      std::size_t i = 0;
+      for (; i + L <= Out; i += L) {
+        const auto yv = V::load_aligned(y + i), tv = V::load_unaligned(tr + i);
+        total_v += expr::eval(E{}, yv, tv);
+        if (dY) (expr::eval(derivative{}, yv, tv) * V(scale)).store_aligned(dY + b * stride + i);
+      }
+      for (; i < Out; ++i) {
+        total += expr::eval(E{}, y[i], tr[i]);
+        if (dY) dY[b * stride + i] = expr::eval(derivative{}, y[i], tr[i]) * scale;
+      }
+      if (dY)
+        for (i = Out; i < stride; ++i) dY[b * stride + i] = T(0);
+    }
+    return (total + xsimd::hadd(total_v)) * scale;
+  }
+};
+
+namespace detail {
+using expr::constant;
+using py = expr::placeholder<0>;
+using pt = expr::placeholder<1>;
+// PyTorch clamps BCE's logarithms at −100 so that a saturated prediction gives a finite loss.
+using clamped_log_y = decltype(expr::max(expr::log(py{}), constant<-100>{}));
+using clamped_log_1my = decltype(expr::max(expr::log(constant<1>{} - py{}), constant<-100>{}));
+}  // namespace detail
+
+/// Mean squared error: mean((y − t)²).
+struct mse : elementwise_loss<decltype((detail::py{} - detail::pt{}) * (detail::py{} - detail::pt{}))> {};
+
+/// Binary cross-entropy on probabilities y ∈ [0, 1]: −mean(t log y + (1 − t) log(1 − y)),
+/// with the logarithms clamped at −100 as in PyTorch's nn.BCELoss.
+struct binary_cross_entropy
+    : elementwise_loss<decltype(-(detail::pt{} * detail::clamped_log_y{} +
+                                  (detail::constant<1>{} - detail::pt{}) * detail::clamped_log_1my{}))> {};
+
+/// Binary cross-entropy on logits z, in the stable form max(z, 0) − z t + log(1 + e^−|z|)
+/// (PyTorch's nn.BCEWithLogitsLoss); its derived gradient is sigmoid(z) − t.
+struct bce_with_logits
+    : elementwise_loss<decltype(expr::max(detail::py{}, detail::constant<0>{}) - detail::py{} * detail::pt{} +
+                                expr::log1p(expr::exp(-expr::abs(detail::py{}))))> {};
+
+}  // namespace typegrad

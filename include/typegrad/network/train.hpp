@@ -1,0 +1,145 @@
+// train_step, gradient and loss_value: the public entry points that run the generated passes.
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+#include <boost/hana/at.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/range.hpp>
+
+#include <typegrad/core/tensor.hpp>
+#include <typegrad/network/network.hpp>
+#include <typegrad/simd/kernels.hpp>
+
+namespace typegrad {
+
+/// A loss usable with a network: `evaluate<T, B, Out>(Y, target, dY)` and `accepts<...>`.
+template <class L>
+concept loss_function = requires {
+  { L::target_description } -> std::convertible_to<const char*>;
+};
+
+/// An update policy (optimizer): `update(param, offset, w, g)` returning the new w, or
+/// `layer<I>()` returning a per-layer updater; `writes_parameters`.
+template <class O>
+concept update_policy = requires { { O::writes_parameters } -> std::convertible_to<bool>; } ||
+                        requires { { std::remove_cvref_t<O>::writes_parameters } -> std::convertible_to<bool>; };
+
+namespace detail {
+
+/// Instantiated only to report that x does not have the network's input size.
+template <std::size_t NetworkInputSize, std::size_t InputHasColumns>
+struct input_size_mismatch {
+  static_assert(NetworkInputSize == InputHasColumns,
+                "typegrad: the input has the wrong number of features: the network's input<NetworkInputSize> "
+                "does not match InputHasColumns (see input_size_mismatch<NetworkInputSize, InputHasColumns>)");
+  static constexpr bool value = true;
+};
+
+/// Instantiated only to report a target that does not fit the network's output.
+template <class Loss, class Target, class T, std::size_t LastLayerIndex, std::size_t LastLayerOutputs, std::size_t Samples>
+struct loss_does_not_fit_output {
+  static constexpr bool ok = Loss::template accepts<Target, T, Samples, LastLayerOutputs>;
+  static_assert(ok,
+                "typegrad: the loss does not fit the network's output: the target's type or shape does not match "
+                "the LastLayerOutputs outputs of layer LastLayerIndex for Samples samples "
+                "(see loss_does_not_fit_output<Loss, Target, T, LastLayerIndex, LastLayerOutputs, Samples>)");
+  static constexpr bool value = true;
+};
+
+template <class Net, class X>
+constexpr bool check_input() {
+  static_assert(tensor<X>, "typegrad: x must be a typegrad::vector<T, N> (one sample) or matrix<T, B, N> (B samples)");
+  static_assert(std::is_same_v<typename std::remove_cvref_t<X>::value_type, typename Net::value_type>,
+                "typegrad: x's scalar type differs from the network's (input<N, double> makes a double network)");
+  return input_size_mismatch<Net::in_size, cols_of<X>>::value;
+}
+
+template <class Net, class Loss, class X, class Target>
+constexpr bool check_call() {
+  static_assert(loss_function<Loss>, "typegrad: the loss argument is not a typegrad loss (mse, binary_cross_entropy, ...)");
+  if constexpr (Loss::template accepts<Target, typename Net::value_type, rows_of<X>, Net::out_size>)
+    return check_input<Net, X>();
+  else
+    return check_input<Net, X>() && loss_does_not_fit_output<Loss, std::remove_cvref_t<Target>, typename Net::value_type,
+                                                              Net::depth - 1, Net::out_size, rows_of<X>>::value;
+}
+
+// Stores one layer's gradient registers into its block of a gradient object.
+template <class Block>
+struct block_sink {
+  Block* block;
+  static constexpr bool writes_parameters = false;
+  template <std::size_t P, class V>
+  V update(simd::param_c<P> p, std::size_t offset, const V& w, const V& g) noexcept {
+    g.store_aligned(block->data(p) + offset);
+    return w;
+  }
+};
+
+// Writes each layer's gradient into a network_parameters object instead of updating.
+template <class Params>
+struct gradient_sink {
+  Params* grad;
+  static constexpr bool writes_parameters = false;
+  template <std::size_t I>
+  auto layer() noexcept {
+    using block_t = std::remove_reference_t<decltype(get<I>(*grad))>;
+    return block_sink<block_t>{&get<I>(*grad)};
+  }
+};
+
+}  // namespace detail
+
+/// Mean loss of the network on x (one sample or a batch) against t; no parameter changes.
+template <network_type Net, loss_function Loss, tensor X, class Target>
+  requires(detail::check_call<Net, Loss, X, Target>())
+typename Net::value_type loss_value(const Net& net, const Loss&, const X& x, const Target& t) noexcept {
+  using T = typename Net::value_type;
+  constexpr std::size_t B = rows_of<X>;
+  typename Net::template workspace<B> ws;
+  net.template forward<B>(ws, x.data());
+  return Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, static_cast<T*>(nullptr));
+}
+
+/// One training step: forward, loss, and a backward sweep that applies `opt` to each parameter
+/// block as soon as its gradient is formed. Returns the loss before the update. Allocates nothing.
+template <network_type Net, loss_function Loss, class Opt, tensor X, class Target>
+  requires(detail::check_call<Net, Loss, X, Target>())
+typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x, const Target& t) noexcept {
+  using T = typename Net::value_type;
+  constexpr std::size_t B = rows_of<X>;
+  typename Net::template workspace<B> ws;
+  net.template forward<B>(ws, x.data());
+  const T loss = Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
+  if constexpr (requires { opt.begin_step(); }) opt.begin_step();
+  net.template backward<B>(ws, opt);
+  return loss;
+}
+/// Overload for a temporary optimizer such as `train_step(net, loss, sgd{0.1}, x, t)`.
+template <network_type Net, loss_function Loss, class Opt, tensor X, class Target>
+  requires(detail::check_call<Net, Loss, X, Target>())
+typename Net::value_type train_step(Net& net, const Loss& loss, Opt&& opt, const X& x, const Target& t) noexcept {
+  auto o = opt;
+  return train_step(net, loss, o, x, t);
+}
+
+/// dL/dθ for every parameter, in an object shaped like the parameters: `get<I>(g).weight(o, i)`.
+/// For a batch it is the gradient of the mean loss (PyTorch's convention).
+template <network_type Net, loss_function Loss, tensor X, class Target>
+  requires(detail::check_call<Net, Loss, X, Target>())
+typename Net::parameters_type gradient(const Net& net, const Loss&, const X& x, const Target& t) noexcept {
+  using T = typename Net::value_type;
+  constexpr std::size_t B = rows_of<X>;
+  typename Net::parameters_type grad{};
+  typename Net::template workspace<B> ws;
+  net.template forward<B>(ws, x.data());
+  Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
+  detail::gradient_sink<typename Net::parameters_type> sink{&grad};
+  // The sink never writes parameters (writes_parameters = false), so the const_cast is only a formality.
+  const_cast<Net&>(net).template backward<B>(ws, sink);
+  return grad;
+}
+
+}  // namespace typegrad

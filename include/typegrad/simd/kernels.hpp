@@ -1,0 +1,132 @@
+// The SIMD kernel layer: the only place that talks to xsimd's batch type for loops.
+// Buffers are row-major with rows padded to whole registers and zero in the padding.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include <typegrad/core/config.hpp>
+
+namespace typegrad::simd {
+
+template <class T>
+using batch = xsimd::batch<T>;
+
+/// Which parameter block of a layer an update touches.
+template <std::size_t I>
+using param_c = std::integral_constant<std::size_t, I>;
+inline constexpr param_c<0> weight_c{};
+inline constexpr param_c<1> bias_c{};
+
+/// Copies `rows` rows of `Cols` values into a buffer whose rows are `padded<T>(Cols)` long,
+/// zeroing the padding.
+template <class T, std::size_t Rows, std::size_t Cols>
+inline void pack_rows(const T* src, T* dst) noexcept {
+  constexpr std::size_t stride = padded<T>(Cols);
+  for (std::size_t r = 0; r < Rows; ++r) {
+    std::memcpy(dst + r * stride, src + r * Cols, Cols * sizeof(T));
+    for (std::size_t c = Cols; c < stride; ++c) dst[r * stride + c] = T(0);
+  }
+}
+
+/// The inverse of pack_rows.
+template <class T, std::size_t Rows, std::size_t Cols>
+inline void unpack_rows(const T* src, T* dst) noexcept {
+  constexpr std::size_t stride = padded<T>(Cols);
+  for (std::size_t r = 0; r < Rows; ++r) std::memcpy(dst + r * Cols, src + r * stride, Cols * sizeof(T));
+}
+
+/// Z = X Wᵀ + b for B rows. W is [Out][padded(In)] (PyTorch's [out, in] order); Z's padding is zeroed.
+template <class T, std::size_t B, std::size_t In, std::size_t Out>
+inline void dense_forward(const T* __restrict W, const T* __restrict bias, const T* __restrict X,
+                          T* __restrict Z) noexcept {
+  constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), chunks = in_p / L;
+  for (std::size_t b = 0; b < B; ++b) {
+    const T* x = X + b * in_p;
+    T* z = Z + b * out_p;
+    std::size_t o = 0;
+    // L outputs at a time: L dot products, then one transposing horizontal add.
+    for (; o + L <= Out; o += L) {
+      batch<T> acc[L];
+      for (std::size_t j = 0; j < L; ++j) acc[j] = batch<T>(T(0));
+      for (std::size_t c = 0; c < chunks; ++c) {
+        const auto xv = batch<T>::load_aligned(x + c * L);
+        for (std::size_t j = 0; j < L; ++j)
+          acc[j] = xsimd::fma(batch<T>::load_aligned(W + (o + j) * in_p + c * L), xv, acc[j]);
+      }
+      (xsimd::haddp(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
+    }
+    for (; o < Out; ++o) {
+      auto acc = batch<T>(T(0));
+      for (std::size_t c = 0; c < chunks; ++c)
+        acc = xsimd::fma(batch<T>::load_aligned(W + o * in_p + c * L), batch<T>::load_aligned(x + c * L), acc);
+      z[o] = xsimd::hadd(acc) + bias[o];
+    }
+    for (o = Out; o < out_p; ++o) z[o] = T(0);
+  }
+}
+
+/// The fused dense backward sweep. For every register-wide chunk of every weight row it forms
+/// the gradient g = Σ_b dZ[b,o] X[b,·], accumulates dX = dZ W with the *old* weights, and hands
+/// (w, g) to the update policy, which returns the new weights; dW is never stored.
+/// Update: `V update(param_c<P>, offset, w, g)` and `static constexpr bool writes_parameters`.
+template <class T, std::size_t B, std::size_t In, std::size_t Out, bool NeedDx, class Update>
+inline void dense_backward(T* __restrict W, T* __restrict bias, const T* __restrict X, const T* __restrict dZ,
+                           T* __restrict dX, Update& update) noexcept {
+  constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), chunks = in_p / L;
+  constexpr bool writes = std::remove_cvref_t<Update>::writes_parameters;
+  for (std::size_t c = 0; c < chunks; ++c) {
+    batch<T> dx[B];
+    if constexpr (NeedDx)
+      for (std::size_t b = 0; b < B; ++b) dx[b] = batch<T>(T(0));
+    for (std::size_t o = 0; o < Out; ++o) {
+      T* wp = W + o * in_p + c * L;
+      const auto w = batch<T>::load_aligned(wp);
+      auto g = batch<T>(T(0));
+      for (std::size_t b = 0; b < B; ++b) {
+        const auto dz = batch<T>(dZ[b * out_p + o]);
+        g = xsimd::fma(dz, batch<T>::load_aligned(X + b * in_p + c * L), g);
+        if constexpr (NeedDx) dx[b] = xsimd::fma(dz, w, dx[b]);
+      }
+      const auto w_new = update.update(weight_c, o * in_p + c * L, w, g);
+      if constexpr (writes) w_new.store_aligned(wp);
+    }
+    if constexpr (NeedDx)
+      for (std::size_t b = 0; b < B; ++b) dx[b].store_aligned(dX + b * in_p + c * L);
+  }
+  for (std::size_t oc = 0; oc < out_p; oc += L) {
+    auto g = batch<T>(T(0));
+    for (std::size_t b = 0; b < B; ++b) g += batch<T>::load_aligned(dZ + b * out_p + oc);
+    const auto b_new = update.update(bias_c, oc, batch<T>::load_aligned(bias + oc), g);
+    if constexpr (writes) b_new.store_aligned(bias + oc);
+  }
+}
+
+/// Y = f(Z) element-wise over B padded rows of N values; Y's padding is zeroed.
+template <class Act, class T, std::size_t B, std::size_t N>
+inline void activation_forward(const T* Z, T* Y) noexcept {
+  constexpr std::size_t L = lanes<T>, n_p = padded<T>(N);
+  for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t i = 0; i < n_p; i += L)
+      Act::value(batch<T>::load_aligned(Z + b * n_p + i)).store_aligned(Y + b * n_p + i);
+    for (std::size_t i = N; i < n_p; ++i) Y[b * n_p + i] = T(0);
+  }
+}
+
+/// dY ← dY ⊙ f'(Z) in place, over B padded rows of N values; the padding stays zero.
+template <class Act, class T, std::size_t B, std::size_t N>
+inline void activation_backward(const T* Z, T* dY) noexcept {
+  constexpr std::size_t L = lanes<T>, n_p = padded<T>(N);
+  for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t i = 0; i < n_p; i += L) {
+      T* d = dY + b * n_p + i;
+      (batch<T>::load_aligned(d) * Act::slope(batch<T>::load_aligned(Z + b * n_p + i))).store_aligned(d);
+    }
+    for (std::size_t i = N; i < n_p; ++i) dY[b * n_p + i] = T(0);
+  }
+}
+
+}  // namespace typegrad::simd
