@@ -90,6 +90,18 @@ struct gradient_sink {
   }
 };
 
+template <class Opt>
+constexpr bool needs_full_gradient_impl() {
+  if constexpr (requires { std::remove_cvref_t<Opt>::needs_full_gradient; })
+    return std::remove_cvref_t<Opt>::needs_full_gradient;
+  else
+    return false;
+}
+/// An optimizer that sets `needs_full_gradient` gets `apply(parameters, gradient)` instead of
+/// per-register updates (checked at compile time; it may depend on the optimizer's type only).
+template <class Opt>
+inline constexpr bool needs_full_gradient = needs_full_gradient_impl<Opt>();
+
 }  // namespace detail
 
 /// Mean loss of the network on x (one sample or a batch) against t; no parameter changes.
@@ -114,7 +126,16 @@ typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x,
   net.template forward<B>(ws, x.data());
   const T loss = Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
   if constexpr (requires { opt.begin_step(); }) opt.begin_step();
-  net.template backward<B>(ws, opt);
+  if constexpr (detail::needs_full_gradient<Opt>) {
+    // E.g. clipping by global norm: the norm needs every gradient before any update, so the
+    // gradient is collected first and handed over whole (fusion is kept whenever this is off).
+    typename Net::parameters_type grad{};
+    detail::gradient_sink<typename Net::parameters_type> sink{&grad};
+    net.template backward<B>(ws, sink);
+    opt.apply(net.parameters(), grad);
+  } else {
+    net.template backward<B>(ws, opt);
+  }
   return loss;
 }
 /// Overload for a temporary optimizer such as `train_step(net, loss, sgd{0.1}, x, t)`.
