@@ -8,9 +8,10 @@
 #include <typegrad/core/init.hpp>
 #include <typegrad/core/random.hpp>
 #include <typegrad/core/tensor.hpp>
+#include <typegrad/core/tensor_ops.hpp>
 #include <typegrad/expr/expr.hpp>
 #include <typegrad/layers/dense.hpp>
 #include <typegrad/losses/losses.hpp>
 #include <typegrad/network/network.hpp>
 #include <typegrad/network/train.hpp>
-#include <typegrad/optim/sgd.hpp>
+#include <typegrad/optim/optim.hpp>

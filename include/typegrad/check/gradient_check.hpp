@@ -45,11 +45,12 @@ auto to_double(const A& a) noexcept {
 
 /// Checks every parameter's gradient against a fourth-order central difference,
 /// (−L(θ+2h) + 8L(θ+h) − 8L(θ−h) + L(θ−2h)) / 12h, computed on a double-precision copy of the
-/// network (a float network is checked through its double twin). The relative error's
-/// denominator is floored at `floor` so that gradients that are zero up to rounding compare as equal.
+/// network (a float network is checked through its double twin). The difference itself carries
+/// a rounding error of about ε·|L|/h ≈ 1e-12, so the relative error's denominator is floored at
+/// `floor` (1e-5): components below it are in effect held to an absolute error of floor × bound.
 template <network_type Net, loss_function Loss, tensor X, class Target>
 gradient_check_result check_gradient(const Net& net, const Loss& loss, const X& x, const Target& t,
-                                     double step = 1e-4, double floor = 1e-6) {
+                                     double step = 1e-4, double floor = 1e-5) {
   using twin_t = typename Net::template rebind<double>;
   twin_t twin{init::zeros{}};
   {

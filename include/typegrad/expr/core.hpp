@@ -92,7 +92,8 @@ namespace literals {
 template <char... Cs>
 constexpr auto operator""_c() noexcept {
   constexpr auto v = detail::parse_decimal<Cs...>::value;
-  return constant<v.num, v.den>{};
+  using reduced = std::ratio<v.num, v.den>;  // 0.50_c and 0.5_c are the same type
+  return constant<reduced::num, reduced::den>{};
 }
 }  // namespace literals
 

@@ -90,6 +90,20 @@ constexpr bool check_link() {
   else return layer_size_mismatch<Index, Spec, Spec::declared_in_size, Previous, Previous::out_size>::value;
 }
 
+/// Instantiated only to report that x does not have the network's input size.
+template <std::size_t NetworkInputSize, std::size_t InputHasColumns>
+struct input_size_mismatch {
+  static_assert(NetworkInputSize == InputHasColumns,
+                "typegrad: the input has the wrong number of features: the network's input<NetworkInputSize> "
+                "does not match InputHasColumns (see input_size_mismatch<NetworkInputSize, InputHasColumns>)");
+  static constexpr bool value = true;
+};
+template <std::size_t Expected, std::size_t Got>
+struct input_fits : std::true_type {};
+template <std::size_t Expected, std::size_t Got>
+  requires(Expected != Got)
+struct input_fits<Expected, Got> : std::bool_constant<input_size_mismatch<Expected, Got>::value> {};
+
 template <class T, std::size_t Index, class Previous, class... Specs>
 struct layer_chain {
   using type = std::tuple<>;
@@ -172,18 +186,21 @@ class network {
     });
   }
 
-  /// Inference for one sample.
-  vector<value_type, out_size> operator()(const vector<value_type, in_size>& x) const noexcept {
-    vector<value_type, out_size> y;
-    predict<1>(x.data(), y.data());
-    return y;
-  }
-  /// Inference for B samples (rows).
-  template <std::size_t B>
-  matrix<value_type, B, out_size> operator()(const matrix<value_type, B, in_size>& x) const noexcept {
-    matrix<value_type, B, out_size> y;
-    predict<B>(x.data(), y.data());
-    return y;
+  /// Inference for one sample (vector<T, N>) or B samples (matrix<T, B, N>, rows = samples).
+  template <tensor X>
+  auto operator()(const X& x) const noexcept {
+    static_assert(std::is_same_v<typename X::value_type, value_type>,
+                  "typegrad::network::operator(): x's scalar type differs from the network's");
+    static_assert(detail::input_fits<in_size, cols_of<X>>::value);
+    if constexpr (requires { x[0]; }) {
+      vector<value_type, out_size> y;
+      predict<1>(x.data(), y.data());
+      return y;
+    } else {
+      matrix<value_type, rows_of<X>, out_size> y;
+      predict<rows_of<X>>(x.data(), y.data());
+      return y;
+    }
   }
 
   parameters_type& parameters() noexcept { return params_; }

@@ -28,15 +28,6 @@ concept update_policy = requires { { O::writes_parameters } -> std::convertible_
 
 namespace detail {
 
-/// Instantiated only to report that x does not have the network's input size.
-template <std::size_t NetworkInputSize, std::size_t InputHasColumns>
-struct input_size_mismatch {
-  static_assert(NetworkInputSize == InputHasColumns,
-                "typegrad: the input has the wrong number of features: the network's input<NetworkInputSize> "
-                "does not match InputHasColumns (see input_size_mismatch<NetworkInputSize, InputHasColumns>)");
-  static constexpr bool value = true;
-};
-
 /// Instantiated only to report a target that does not fit the network's output.
 template <class Loss, class Target, class T, std::size_t LastLayerIndex, std::size_t LastLayerOutputs, std::size_t Samples>
 struct loss_does_not_fit_output {
@@ -53,7 +44,7 @@ constexpr bool check_input() {
   static_assert(tensor<X>, "typegrad: x must be a typegrad::vector<T, N> (one sample) or matrix<T, B, N> (B samples)");
   static_assert(std::is_same_v<typename std::remove_cvref_t<X>::value_type, typename Net::value_type>,
                 "typegrad: x's scalar type differs from the network's (input<N, double> makes a double network)");
-  return input_size_mismatch<Net::in_size, cols_of<X>>::value;
+  return input_fits<Net::in_size, cols_of<X>>::value;
 }
 
 template <class Net, class Loss, class X, class Target>

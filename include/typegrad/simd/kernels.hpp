@@ -21,6 +21,20 @@ using param_c = std::integral_constant<std::size_t, I>;
 inline constexpr param_c<0> weight_c{};
 inline constexpr param_c<1> bias_c{};
 
+/// Sums each of L = lanes<T> registers into lane j of the result (a transposing horizontal add).
+template <class T>
+inline batch<T> transpose_sum(const batch<T>* acc) noexcept {
+  if constexpr (std::is_same_v<T, float> && std::is_base_of_v<xsimd::avx512f, typename batch<T>::arch_type>) {
+    // xsimd 8.1's AVX-512 float haddp returns wrong sums (our kernel tests caught it): reduce one
+    // register at a time instead.
+    alignas(alignment) T sums[lanes<T>];
+    for (std::size_t j = 0; j < lanes<T>; ++j) sums[j] = xsimd::hadd(acc[j]);
+    return batch<T>::load_aligned(sums);
+  } else {
+    return xsimd::haddp(acc);
+  }
+}
+
 /// Copies `rows` rows of `Cols` values into a buffer whose rows are `padded<T>(Cols)` long,
 /// zeroing the padding.
 template <class T, std::size_t Rows, std::size_t Cols>
@@ -57,7 +71,7 @@ inline void dense_forward(const T* __restrict W, const T* __restrict bias, const
         for (std::size_t j = 0; j < L; ++j)
           acc[j] = xsimd::fma(batch<T>::load_aligned(W + (o + j) * in_p + c * L), xv, acc[j]);
       }
-      (xsimd::haddp(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
+      (transpose_sum<T>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
     }
     for (; o < Out; ++o) {
       auto acc = batch<T>(T(0));

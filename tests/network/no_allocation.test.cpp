@@ -1,0 +1,69 @@
+// The hot path allocates nothing: a replaced global operator new counts every allocation.
+#include <catch2/catch.hpp>
+#include <typegrad/typegrad.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "test_support.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+}  // namespace
+
+// Replacing the global allocation functions is the standard's own hook (and ASan keeps working).
+void* operator new(std::size_t n) {
+  ++allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc{};
+}
+void* operator new[](std::size_t n) {
+  ++allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc{};
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace tg = typegrad;
+
+TEST_CASE("the counter sees allocations (the test can fail)", "[network][alloc]") {
+  const long before = allocations;
+  auto* p = new int(3);
+  delete p;
+  REQUIRE(allocations - before == 1);
+}
+
+TEST_CASE("train_step, gradient, loss_value and inference allocate nothing", "[network][alloc]") {
+  using net_t = tg::network<tg::input<30>, tg::dense<16, tg::relu>, tg::dense<16, tg::relu>, tg::dense<1, tg::sigmoid>>;
+  using cls_t = tg::network<tg::input<64>, tg::dense<33, tg::gelu>, tg::dense<10>>;
+  net_t net{tg::init::he_uniform{1}};
+  cls_t cls{tg::init::he_uniform{2}};
+  tg::vector<float, 30> x1;
+  tg::matrix<float, 32, 30> x32;
+  test_support::fill(x1);
+  test_support::fill(x32);
+  tg::vector<float, 1> t1{1};
+  tg::matrix<float, 32, 1> t32;
+  tg::matrix<float, 7, 64> xc;
+  test_support::fill(xc);
+  tg::vector<int, 7> labels{1, 2, 3, 4, 5, 6, 7};
+  tg::sgd opt{0.01};
+
+  const long before = allocations;
+  float sink = 0;
+  for (int i = 0; i < 10; ++i) {
+    sink += tg::train_step(net, tg::binary_cross_entropy{}, opt, x1, t1);
+    sink += tg::train_step(net, tg::binary_cross_entropy{}, opt, x32, t32);
+    sink += tg::train_step(cls, tg::softmax_cross_entropy{}, opt, xc, labels);
+    sink += net(x1)[0] + net(x32)(3, 0);
+    sink += tg::get<0>(tg::gradient(net, tg::mse{}, x1, t1)).bias(0);
+    sink += tg::loss_value(cls, tg::softmax_cross_entropy{}, xc, labels);
+  }
+  const long during = allocations - before;
+  REQUIRE(during == 0);
+  REQUIRE(std::isfinite(sink));
+}
