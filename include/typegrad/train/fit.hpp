@@ -1,0 +1,353 @@
+// fit: the training loop over a run-time number of samples in compile-time-sized mini-batches.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <unistd.h>
+
+#include <typegrad/data/dataset.hpp>
+#include <typegrad/data/split.hpp>
+#include <typegrad/losses/losses.hpp>
+#include <typegrad/network/network.hpp>
+#include <typegrad/network/train.hpp>
+#include <typegrad/optim/optimizer.hpp>
+#include <typegrad/train/metrics.hpp>
+
+namespace typegrad {
+
+/// What early stopping watches on the validation set.
+enum class monitor { validation_loss, validation_accuracy };
+/// When fit prints its progress line: only on a terminal (automatic), always, or never.
+enum class progress { automatic, always, never };
+
+/// Options of typegrad::fit; every field has a sensible default.
+struct fit_options {
+  std::size_t epochs = 100;
+  std::uint64_t seed = 0;             ///< shuffling (and the validation split, if any)
+  double validation_fraction = 0.0;   ///< held out of `train` (stratified for one 0/1 or class target) when no validation set is given
+  std::size_t patience = 0;           ///< stop after this many epochs without improvement (0: never stop early)
+  monitor watch = monitor::validation_loss;
+  double min_delta = 0.0;             ///< an improvement must exceed this
+  bool restore_best_weights = true;   ///< with early stopping or validation: end with the best epoch's weights
+  progress show = progress::automatic;
+};
+
+/// One epoch of a fit: what a plot or a log needs. Missing values are NaN.
+struct epoch_record {
+  std::size_t epoch = 0;  ///< 1-based
+  double train_loss = 0;  ///< mean of the mini-batch losses, weighted by their sizes (before each update)
+  double validation_loss = std::numeric_limits<double>::quiet_NaN();
+  double validation_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double seconds = 0;
+  double samples_per_second = 0;
+};
+
+/// The history of a fit: one record per epoch run, and what early stopping decided.
+struct history {
+  std::vector<epoch_record> epochs;
+  std::size_t best_epoch = 0;  ///< 1-based; 0 when nothing was monitored
+  bool stopped_early = false;
+
+  /// Writes the history as CSV (epoch,train_loss,validation_loss,validation_accuracy,seconds,samples_per_second).
+  void write_csv(const std::string& path) const {
+    std::ofstream out(path);
+    if (!out) throw std::runtime_error("typegrad::history::write_csv: cannot open " + path);
+    out << "epoch,train_loss,validation_loss,validation_accuracy,seconds,samples_per_second\n";
+    out.precision(9);
+    for (const auto& e : epochs)
+      out << e.epoch << ',' << e.train_loss << ',' << e.validation_loss << ',' << e.validation_accuracy << ','
+          << e.seconds << ',' << e.samples_per_second << '\n';
+    if (!out) throw std::runtime_error("typegrad::history::write_csv: cannot write " + path);
+  }
+};
+
+/// A callback that does nothing (the default for fit's on_epoch and on_batch).
+struct no_callback {
+  template <class... A>
+  void operator()(const A&...) const noexcept {}
+};
+
+namespace detail {
+
+// The target a loss takes for B rows of a dataset: the dense matrix, or the class indices.
+template <class Loss, class T, std::size_t B, std::size_t Out, std::size_t Targets>
+constexpr bool uses_class_indices() {
+  if constexpr (Loss::template accepts<matrix<T, B, Out>, T, B, Out> && Targets == Out) return false;
+  else {
+    static_assert(Targets == 1 && Loss::template accepts<std::array<int, B>, T, B, Out>,
+                  "typegrad::fit: the dataset's targets fit neither the loss's dense target (Targets == the "
+                  "network's outputs) nor a class index (Targets == 1 with softmax_cross_entropy)");
+    return true;
+  }
+}
+
+template <class Loss, class T, std::size_t B, std::size_t Out, std::size_t Targets>
+struct batch_target {
+  static constexpr bool indices = uses_class_indices<Loss, T, B, Out, Targets>();
+  std::conditional_t<indices, std::array<int, B>, matrix<T, B, Out>> value{};
+  void set(const matrix<T, B, Targets>& t) noexcept {
+    if constexpr (indices)
+      for (std::size_t b = 0; b < B; ++b) value[b] = static_cast<int>(std::lround(t(b, 0)));
+    else
+      value = t;
+  }
+};
+
+// into += scale · from, register by register.
+template <class Net>
+void add_scaled(typename Net::parameters_type& into, const typename Net::parameters_type& from,
+                typename Net::value_type scale) noexcept {
+  using T = typename Net::value_type;
+  using V = simd::batch<T>;
+  hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<Net::depth>), [&](auto I) {
+    constexpr std::size_t i = decltype(I)::value;
+    auto& dst = get<i>(into);
+    const auto& src = get<i>(from);
+    for_each_block_register<std::remove_cvref_t<decltype(dst)>>([&](auto p, std::size_t off) {
+      (V::load_aligned(dst.data(p) + off) + V(scale) * V::load_aligned(src.data(p) + off)).store_aligned(dst.data(p) + off);
+    });
+  });
+}
+
+// One optimizer step from a whole gradient, for any update policy.
+template <class Net, class Opt>
+void apply_gradient(Net& net, Opt& opt, const typename Net::parameters_type& grad) noexcept {
+  if constexpr (requires { opt.step(net.parameters(), grad); }) {
+    opt.step(net.parameters(), grad);
+  } else {
+    using T = typename Net::value_type;
+    using V = simd::batch<T>;
+    if constexpr (requires { opt.begin_step(); }) opt.begin_step();
+    hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<Net::depth>), [&](auto I) {
+      constexpr std::size_t i = decltype(I)::value;
+      auto&& u = layer_updater<i>(opt);
+      auto& block = get<i>(net.parameters());
+      const auto& g = get<i>(grad);
+      for_each_block_register<std::remove_cvref_t<decltype(block)>>([&](auto p, std::size_t off) {
+        u.update(p, off, V::load_aligned(block.data(p) + off), V::load_aligned(g.data(p) + off))
+            .store_aligned(block.data(p) + off);
+      });
+    });
+  }
+}
+
+// A short, partial mini-batch of r < B rows: the mean gradient of its samples, one at a time.
+template <class Net, class Loss, class Opt, class T, std::size_t F, std::size_t Targets>
+double partial_batch_step(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& data,
+                          std::span<const std::size_t> rows) {
+  typename Net::parameters_type total{};
+  double loss_sum = 0;
+  matrix<T, 1, F> x;
+  matrix<T, 1, Targets> t;
+  batch_target<Loss, T, 1, Net::out_size, Targets> target;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    data.batch(rows.subspan(r, 1), x, t);
+    target.set(t);
+    loss_sum += loss_value(net, loss, x, target.value);
+    add_scaled<Net>(total, gradient(net, loss, x, target.value), T(1) / T(rows.size()));
+  }
+  apply_gradient(net, opt, total);
+  return loss_sum / double(rows.size());
+}
+
+inline bool stderr_is_terminal() noexcept { return ::isatty(2) == 1; }
+
+}  // namespace detail
+
+/// Network outputs for every sample of `data` (n × out_size, row-major), B rows at a time.
+template <std::size_t B = 32, network_type Net, class T, std::size_t F, std::size_t Targets>
+std::vector<T> predict(const Net& net, const dataset<T, F, Targets>& data) {
+  static_assert(F == Net::in_size, "typegrad::predict: the dataset's feature count differs from the network's input");
+  constexpr std::size_t out = Net::out_size;
+  std::vector<T> y(data.size() * out);
+  std::vector<std::size_t> rows(data.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+  matrix<T, B, F> x;
+  matrix<T, B, Targets> t;
+  for (std::size_t start = 0; start < rows.size(); start += B) {
+    const std::size_t n = data.batch(std::span<const std::size_t>(rows).subspan(start, std::min(B, rows.size() - start)), x, t);
+    const auto yb = net(x);
+    std::copy_n(yb.data(), n * out, y.data() + start * out);
+  }
+  return y;
+}
+
+/// Mean loss of the network over a whole dataset.
+template <std::size_t B = 32, network_type Net, class Loss, class T, std::size_t F, std::size_t Targets>
+double evaluate_loss(const Net& net, const Loss& loss, const dataset<T, F, Targets>& data) {
+  std::vector<std::size_t> rows(data.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+  double sum = 0;
+  std::size_t start = 0;
+  matrix<T, B, F> x;
+  matrix<T, B, Targets> t;
+  detail::batch_target<Loss, T, B, Net::out_size, Targets> target;
+  for (; start + B <= rows.size(); start += B) {
+    data.batch(std::span<const std::size_t>(rows).subspan(start, B), x, t);
+    target.set(t);
+    sum += double(loss_value(net, loss, x, target.value)) * B;
+  }
+  matrix<T, 1, F> x1;
+  matrix<T, 1, Targets> t1;
+  detail::batch_target<Loss, T, 1, Net::out_size, Targets> target1;
+  for (; start < rows.size(); ++start) {
+    data.batch(std::span<const std::size_t>(rows).subspan(start, 1), x1, t1);
+    target1.set(t1);
+    sum += loss_value(net, loss, x1, target1.value);
+  }
+  return sum / double(data.size());
+}
+
+/// Fraction of samples classified right: a 0.5 threshold (0 for logits with bce_with_logits) on
+/// one output, the arg-max over several; NaN for a loss that is not a classification loss.
+template <std::size_t B = 32, network_type Net, class Loss, class T, std::size_t F, std::size_t Targets>
+double evaluate_accuracy(const Net& net, const Loss&, const dataset<T, F, Targets>& data) {
+  constexpr std::size_t out = Net::out_size;
+  constexpr bool binary = out == 1 && (std::is_same_v<Loss, binary_cross_entropy> || std::is_same_v<Loss, bce_with_logits>);
+  constexpr bool multiclass = out > 1 && Targets == 1 && std::is_same_v<Loss, softmax_cross_entropy>;
+  if constexpr (!binary && !multiclass) {
+    return std::numeric_limits<double>::quiet_NaN();
+  } else {
+    const auto y = predict<B>(net, data);
+    const double threshold = std::is_same_v<Loss, bce_with_logits> ? 0.0 : 0.5;
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      const std::size_t truth = static_cast<std::size_t>(std::lround(data.target(i, 0)));
+      std::size_t guess;
+      if constexpr (binary) guess = y[i] > threshold ? 1 : 0;
+      else guess = static_cast<std::size_t>(std::max_element(y.begin() + i * out, y.begin() + (i + 1) * out) - (y.begin() + i * out));
+      right += guess == truth;
+    }
+    return double(right) / double(data.size());
+  }
+}
+
+/// Trains `net` on `train` in mini-batches of B samples (compile-time), for options.epochs epochs,
+/// shuffling with options.seed. A last, shorter mini-batch is trained on as one step of its mean
+/// gradient. With a validation set (given, or options.validation_fraction of `train`), each epoch
+/// records the validation loss and accuracy, early stopping watches options.watch, and the best
+/// epoch's weights are restored at the end. on_epoch(const epoch_record&) may return false to stop;
+/// on_batch(epoch, batch_index, loss) is called after every step.
+template <std::size_t B, network_type Net, class Loss, class Opt, class T, std::size_t F, std::size_t Targets,
+          class OnEpoch = no_callback, class OnBatch = no_callback>
+history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& train,
+            const dataset<T, F, Targets>* validation, const fit_options& options = {}, OnEpoch on_epoch = {},
+            OnBatch on_batch = {}) {
+  static_assert(std::is_same_v<T, typename Net::value_type>, "typegrad::fit: the dataset's scalar type differs from the network's");
+  static_assert(F == Net::in_size, "typegrad::fit: the dataset's feature count differs from the network's input size");
+  if (train.size() == 0) throw std::invalid_argument("typegrad::fit: the training set is empty");
+  if (options.patience > 0 && !validation)
+    throw std::invalid_argument("typegrad::fit: early stopping (patience > 0) needs a validation set or validation_fraction");
+
+  using clock = std::chrono::steady_clock;
+  const bool show = options.show == progress::always || (options.show == progress::automatic && detail::stderr_is_terminal());
+  const bool maximise = options.watch == monitor::validation_accuracy;
+  history h;
+  auto best_net = net;
+  double best = maximise ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  std::size_t since_best = 0;
+  random_engine rng{options.seed};
+  std::vector<std::size_t> order(train.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  matrix<T, B, F> x;
+  matrix<T, B, Targets> t;
+  detail::batch_target<Loss, T, B, Net::out_size, Targets> target;
+  const auto started = clock::now();
+
+  for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
+    const auto epoch_start = clock::now();
+    shuffle(std::span<std::size_t>(order), rng);
+    double loss_sum = 0;
+    std::size_t batch_index = 0, start = 0;
+    for (; start + B <= order.size(); start += B, ++batch_index) {
+      train.batch(std::span<const std::size_t>(order).subspan(start, B), x, t);
+      target.set(t);
+      const double l = train_step(net, loss, opt, x, target.value);
+      loss_sum += l * B;
+      on_batch(epoch, batch_index, l);
+    }
+    if (start < order.size()) {
+      const auto rest = std::span<const std::size_t>(order).subspan(start);
+      const double l = detail::partial_batch_step(net, loss, opt, train, rest);
+      loss_sum += l * double(rest.size());
+      on_batch(epoch, batch_index, l);
+    }
+    epoch_record rec;
+    rec.epoch = epoch;
+    rec.train_loss = loss_sum / double(order.size());
+    if (validation) {
+      rec.validation_loss = evaluate_loss<B>(net, loss, *validation);
+      rec.validation_accuracy = evaluate_accuracy<B>(net, loss, *validation);
+    }
+    rec.seconds = std::chrono::duration<double>(clock::now() - epoch_start).count();
+    rec.samples_per_second = double(order.size()) / std::max(rec.seconds, 1e-12);
+    h.epochs.push_back(rec);
+
+    bool stop = false;
+    if (validation) {
+      const double value = maximise ? rec.validation_accuracy : rec.validation_loss;
+      const bool better = maximise ? value > best + options.min_delta : value < best - options.min_delta;
+      if (better) {
+        best = value;
+        h.best_epoch = epoch;
+        since_best = 0;
+        if (options.restore_best_weights) best_net = net;
+      } else if (options.patience > 0 && ++since_best >= options.patience) {
+        stop = h.stopped_early = true;
+      }
+    }
+    if constexpr (std::is_convertible_v<std::invoke_result_t<OnEpoch&, const epoch_record&>, bool>) {
+      if (!on_epoch(static_cast<const epoch_record&>(rec))) stop = true;
+    } else {
+      on_epoch(static_cast<const epoch_record&>(rec));
+    }
+    if (show) {
+      const double elapsed = std::chrono::duration<double>(clock::now() - started).count();
+      const double eta = elapsed / double(epoch) * double(options.epochs - epoch);
+      std::fprintf(stderr, "\repoch %zu/%zu  loss %.5f", epoch, options.epochs, rec.train_loss);
+      if (validation) std::fprintf(stderr, "  val_loss %.5f", rec.validation_loss);
+      if (validation && !std::isnan(rec.validation_accuracy)) std::fprintf(stderr, "  val_acc %.4f", rec.validation_accuracy);
+      std::fprintf(stderr, "  %.0f samples/s  ETA %.1fs   ", rec.samples_per_second, eta);
+      if (stop || epoch == options.epochs) std::fprintf(stderr, "\n");
+    }
+    if (stop) break;
+  }
+  if (validation && options.restore_best_weights && h.best_epoch > 0) net = best_net;
+  return h;
+}
+
+/// fit without a separate validation set: options.validation_fraction of `train` (stratified by
+/// its label when there is one target) is held out for validation, or none when it is 0.
+template <std::size_t B, network_type Net, class Loss, class Opt, class T, std::size_t F, std::size_t Targets,
+          class OnEpoch = no_callback, class OnBatch = no_callback>
+history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& train, const fit_options& options = {},
+            OnEpoch on_epoch = {}, OnBatch on_batch = {}) {
+  if (options.validation_fraction <= 0) return fit<B>(net, loss, opt, train, static_cast<const dataset<T, F, Targets>*>(nullptr), options, on_epoch, on_batch);
+  split_indices parts;
+  if constexpr (Targets == 1) {
+    parts = stratified_split(train, options.validation_fraction, options.seed);
+  } else {
+    auto order = shuffled_indices(train.size(), options.seed);
+    const auto n_val = static_cast<std::size_t>(std::lround(options.validation_fraction * double(train.size())));
+    parts.test.assign(order.begin(), order.begin() + std::ptrdiff_t(n_val));
+    parts.train.assign(order.begin() + std::ptrdiff_t(n_val), order.end());
+  }
+  const auto fit_part = train.subset(parts.train);
+  const auto val_part = train.subset(parts.test);
+  return fit<B>(net, loss, opt, fit_part, &val_part, options, on_epoch, on_batch);
+}
+
+}  // namespace typegrad
