@@ -1,0 +1,358 @@
+// typegrad::read_csv / parse_csv: a strict numeric CSV reader into a typegrad::dataset.
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <span>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include <typegrad/data/dataset.hpp>
+#include <typegrad/data/detail/text.hpp>
+#include <typegrad/io/error.hpp>
+
+namespace typegrad {
+
+/// What the first line of a CSV file is.
+enum class csv_header {
+  automatic,  ///< guess: `sklearn` if it starts with two counts and then names (or has another
+              ///< width than line 2), `names` if any field is not a number, else `none`
+  none,       ///< the first line is data
+  names,      ///< one name per column; the feature columns' names go to `feature_names()`
+  sklearn,    ///< scikit-learn's `n_samples,n_features[,class names...]`, e.g. `569,30,malignant,benign`;
+              ///< the row count and the width (n_features + 1 target column) are checked, and if
+              ///< class names are given every label must be a class index 0..k-1
+};
+
+/// Options of `read_csv` / `parse_csv`.
+struct csv_options {
+  csv_header header = csv_header::automatic;
+  /// Field separator; `' '` means any run of spaces and tabs (whitespace-separated files).
+  char separator = ',';
+  /// 0-based columns that become the features, in order; empty: columns 0..Features-1.
+  std::vector<std::size_t> feature_columns = {};
+  /// 0-based columns that become the targets, in order; empty: the last Targets columns.
+  /// With both lists empty every row must have exactly Features + Targets columns; otherwise
+  /// the rows must all have the width of the first line, and other columns are not read.
+  std::vector<std::size_t> target_columns = {};
+};
+
+namespace detail {
+
+enum class number_status { ok, empty, not_a_number, not_finite, out_of_range };
+
+// Strict numeric field: optional surrounding spaces/tabs, optional sign, decimal or
+// scientific notation, nothing else. NaN and infinities are rejected, not passed on.
+template <class T>
+number_status parse_number(std::string_view field, T& out) noexcept {
+  while (!field.empty() && (field.front() == ' ' || field.front() == '\t')) field.remove_prefix(1);
+  while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) field.remove_suffix(1);
+  if (field.empty()) return number_status::empty;
+  // from_chars takes '-' but not '+'.
+  if (field.front() == '+' && field.size() > 1 && field[1] != '-' && field[1] != '+') field.remove_prefix(1);
+  double value = 0;
+  const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
+  if (ec == std::errc::result_out_of_range) return number_status::out_of_range;
+  if (ec != std::errc{} || end != field.data() + field.size()) return number_status::not_a_number;
+  if (!std::isfinite(value)) return number_status::not_finite;
+  if (std::fabs(value) > static_cast<double>(std::numeric_limits<T>::max())) return number_status::out_of_range;
+  out = static_cast<T>(value);
+  return number_status::ok;
+}
+
+inline bool is_count(std::string_view field, std::size_t& out) noexcept {
+  while (!field.empty() && (field.front() == ' ' || field.front() == '\t')) field.remove_prefix(1);
+  while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) field.remove_suffix(1);
+  if (field.empty()) return false;
+  const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), out);
+  return ec == std::errc{} && end == field.data() + field.size();
+}
+
+inline void split_fields(std::string_view line, char separator, std::vector<std::string_view>& fields) {
+  fields.clear();
+  if (separator == ' ') {
+    std::size_t i = 0;
+    while (true) {
+      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+      if (i == line.size()) return;
+      const std::size_t start = i;
+      while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+      fields.push_back(line.substr(start, i - start));
+    }
+  }
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = line.find(separator, start);
+    if (comma == std::string_view::npos) {
+      fields.push_back(line.substr(start));
+      return;
+    }
+    fields.push_back(line.substr(start, comma - start));
+    start = comma + 1;
+  }
+}
+
+inline std::string trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+[[noreturn]] inline void csv_fail(std::string_view name, std::size_t line, std::size_t column, const std::string& why) {
+  throw data_error(std::string(name) + ": line " + std::to_string(line) + ", column " + std::to_string(column) +
+                   ": " + why);
+}
+
+inline std::string describe(number_status status, std::string_view field, std::string_view type) {
+  switch (status) {
+    case number_status::empty: return "empty field, expected a number";
+    case number_status::not_a_number: return quoted_excerpt(field) + " is not a number";
+    case number_status::not_finite: return quoted_excerpt(field) + ": NaN and infinity are not allowed";
+    case number_status::out_of_range: return quoted_excerpt(field) + " is out of the range of " + std::string(type);
+    case number_status::ok: break;
+  }
+  return "ok";
+}
+
+inline bool blank(std::string_view line) noexcept {
+  return line.find_first_not_of(" \t") == std::string_view::npos;
+}
+
+// The line structure and first line of a CSV file, shared by the dataset and table readers.
+struct csv_layout {
+  std::vector<std::string_view> lines;  // without line ends; lines[0] is line 1
+  csv_header header = csv_header::none;
+  std::size_t width = 0;                // columns every data row must have
+  std::size_t first_data = 0;           // index of the first data line
+  std::size_t announced_rows = 0;       // sklearn header only
+  std::vector<std::string> class_names;
+  std::vector<std::string_view> names;  // names header only
+};
+
+// `width` = the required number of columns, or 0 to take it from the header or first data row.
+inline csv_layout csv_scan(std::string_view text, std::string_view name, const csv_options& options,
+                           std::size_t width) {
+  csv_layout layout;
+  auto& lines = layout.lines;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  if (text.empty()) csv_fail(name, 1, 1, "empty file");
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    lines.push_back(line);
+    start = end + 1;  // a final newline does not start another line
+  }
+  for (std::size_t l = 0; l < lines.size(); ++l)
+    if (blank(lines[l])) csv_fail(name, l + 1, 1, "empty line");
+
+  std::vector<std::string_view> fields;
+  split_fields(lines[0], options.separator, fields);
+  csv_header header = options.header;
+  if (header == csv_header::automatic) {
+    double ignored = 0;
+    bool all_numbers = true, rest_names = fields.size() > 2;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      const bool number = parse_number(fields[i], ignored) == number_status::ok;
+      all_numbers = all_numbers && number;
+      if (i >= 2) rest_names = rest_names && !number;
+    }
+    std::vector<std::string_view> second;
+    if (lines.size() > 1) split_fields(lines[1], options.separator, second);
+    std::size_t a = 0, b = 0;
+    const bool counts = fields.size() >= 2 && is_count(fields[0], a) && is_count(fields[1], b);
+    if (counts && (rest_names || (lines.size() > 1 && second.size() != fields.size())))
+      header = csv_header::sklearn;
+    else if (!all_numbers)
+      header = csv_header::names;
+    else
+      header = csv_header::none;
+  }
+  layout.header = header;
+
+  std::size_t announced_features = 0;
+  if (header == csv_header::sklearn) {
+    if (fields.size() < 2) csv_fail(name, 1, fields.size() + 1, "expected 'n_samples,n_features[,class names]'");
+    if (!is_count(fields[0], layout.announced_rows))
+      csv_fail(name, 1, 1, quoted_excerpt(fields[0]) + " is not a sample count");
+    if (!is_count(fields[1], announced_features) || announced_features == std::numeric_limits<std::size_t>::max())
+      csv_fail(name, 1, 2, quoted_excerpt(fields[1]) + " is not a feature count");
+    for (std::size_t i = 2; i < fields.size(); ++i) layout.class_names.push_back(trimmed(fields[i]));
+    if (width != 0 && width != announced_features + 1)
+      csv_fail(name, 1, 2,
+               "announces " + std::to_string(announced_features) + " features + 1 target column, but " +
+                   std::to_string(width) + " columns are expected");
+    width = announced_features + 1;
+    layout.first_data = 1;
+  } else if (header == csv_header::names) {
+    if (width != 0 && fields.size() != width)
+      csv_fail(name, 1, std::min(fields.size(), width) + 1,
+               "header has " + std::to_string(fields.size()) + " columns, expected " + std::to_string(width));
+    width = fields.size();
+    layout.names = fields;
+    layout.first_data = 1;
+  }
+  if (layout.first_data >= lines.size()) csv_fail(name, lines.size() + 1, 1, "no data rows");
+  if (width == 0) {
+    split_fields(lines[layout.first_data], options.separator, fields);
+    width = fields.size();
+  }
+  layout.width = width;
+  return layout;
+}
+
+// Splits data line l into exactly `layout.width` fields, checking the sklearn row count.
+inline void csv_row(const csv_layout& layout, std::size_t l, std::string_view name, char separator,
+                    std::vector<std::string_view>& fields) {
+  if (layout.header == csv_header::sklearn && l - layout.first_data == layout.announced_rows)
+    csv_fail(name, l + 1, 1,
+             "line 1 announces " + std::to_string(layout.announced_rows) + " rows; this is one more");
+  split_fields(layout.lines[l], separator, fields);
+  if (fields.size() != layout.width)
+    csv_fail(name, l + 1, std::min(fields.size(), layout.width) + 1,
+             "expected " + std::to_string(layout.width) + " columns, found " + std::to_string(fields.size()));
+}
+
+inline void csv_check_count(const csv_layout& layout, std::size_t rows, std::string_view name) {
+  if (layout.header == csv_header::sklearn && rows != layout.announced_rows)
+    csv_fail(name, layout.lines.size() + 1, 1,
+             "file ends after " + std::to_string(rows) + " data rows, but line 1 announces " +
+                 std::to_string(layout.announced_rows) + " (truncated file?)");
+}
+
+template <class T>
+constexpr std::string_view type_name = std::is_same_v<T, float> ? "float" : "double";
+
+}  // namespace detail
+
+/// Parses CSV text (the contents of a file called `name`, used in messages) into a dataset.
+///
+/// Strict: every row must have the same number of columns and every read field must be a
+/// finite number that fits in T; an empty line, an empty file, a header without data rows and
+/// (with an sklearn header) a row count other than announced are errors too. Nothing is skipped.
+/// CRLF line ends, a UTF-8 byte-order mark and a last line without a newline are accepted.
+/// Quoted fields are not supported (header names are taken as written).
+/// @throws data_error "name: line L, column C: what is wrong" (1-based; C counts fields)
+/// @throws std::invalid_argument if the column lists in `options` do not fit Features/Targets
+template <class T, std::size_t Features, std::size_t Targets = 1>
+dataset<T, Features, Targets> parse_csv(std::string_view text, std::string_view name, const csv_options& options = {}) {
+  static_assert(std::is_floating_point_v<T>, "typegrad::parse_csv<T, ...>: T must be float or double");
+  std::vector<std::size_t> feature_cols = options.feature_columns, target_cols = options.target_columns;
+  if (!feature_cols.empty() && feature_cols.size() != Features)
+    throw std::invalid_argument("typegrad::read_csv: " + std::to_string(feature_cols.size()) +
+                                " feature columns given for " + std::to_string(Features) + " features");
+  if (!target_cols.empty() && target_cols.size() != Targets)
+    throw std::invalid_argument("typegrad::read_csv: " + std::to_string(target_cols.size()) +
+                                " target columns given for " + std::to_string(Targets) + " targets");
+  const bool default_columns = feature_cols.empty() && target_cols.empty();
+
+  const detail::csv_layout layout = detail::csv_scan(text, name, options, default_columns ? Features + Targets : 0);
+  const std::size_t width = layout.width, first = layout.first_data;
+  if (feature_cols.empty())
+    for (std::size_t i = 0; i < Features; ++i) feature_cols.push_back(i);
+  if (target_cols.empty())
+    for (std::size_t i = 0; i < Targets; ++i) target_cols.push_back(width >= Targets ? width - Targets + i : i);
+  for (const auto c : feature_cols)
+    if (c >= width || std::count(target_cols.begin(), target_cols.end(), c) != 0)
+      detail::csv_fail(name, first + 1, c + 1,
+                       "feature column " + std::to_string(c) + " (0-based) is not a column of this " +
+                           std::to_string(width) + "-column file, or is also a target column");
+  for (const auto c : target_cols)
+    if (c >= width)
+      detail::csv_fail(name, first + 1, c + 1,
+                       "target column " + std::to_string(c) + " (0-based) is not a column of this " +
+                           std::to_string(width) + "-column file");
+
+  dataset<T, Features, Targets> out;
+  out.class_names() = layout.class_names;
+  if (!layout.names.empty())
+    for (const auto c : feature_cols) out.feature_names().push_back(detail::trimmed(layout.names[c]));
+  out.reserve(layout.lines.size() - first);  // never an announced count: fuzzed headers announce 10^18
+  const std::size_t classes = layout.class_names.size();
+  std::vector<std::string_view> fields;
+  T x[Features], t[Targets];
+  for (std::size_t l = first; l < layout.lines.size(); ++l) {
+    detail::csv_row(layout, l, name, options.separator, fields);
+    auto read = [&](std::size_t c, T& value) {
+      const auto status = detail::parse_number(fields[c], value);
+      if (status != detail::number_status::ok)
+        detail::csv_fail(name, l + 1, c + 1, detail::describe(status, fields[c], detail::type_name<T>));
+    };
+    for (std::size_t i = 0; i < Features; ++i) read(feature_cols[i], x[i]);
+    for (std::size_t i = 0; i < Targets; ++i) read(target_cols[i], t[i]);
+    if (classes != 0 && Targets == 1 &&
+        !(t[0] >= T(0) && t[0] < static_cast<T>(classes) && t[0] == std::floor(t[0])))
+      detail::csv_fail(name, l + 1, target_cols[0] + 1,
+                       detail::quoted_excerpt(fields[target_cols[0]]) + " is not a class index 0.." +
+                           std::to_string(classes - 1) + " of the classes named on line 1");
+    out.push_back(std::span<const T, Features>(x), std::span<const T, Targets>(t));
+  }
+  detail::csv_check_count(layout, out.size(), name);
+  return out;
+}
+
+/// All columns of a numeric CSV file, row-major: for files whose targets live elsewhere (or
+/// whose width is only known at run time). `feature_columns`/`target_columns` are ignored.
+template <class T>
+struct csv_table {
+  std::size_t rows = 0, cols = 0;
+  std::vector<T> values;                  ///< rows × cols, row-major
+  std::vector<std::string> column_names;  ///< from a `names` header, else empty
+  std::vector<std::string> class_names;   ///< from an sklearn header, else empty
+};
+
+/// Parses CSV text into a `csv_table` with the same checks as `parse_csv`.
+/// @throws data_error "name: line L, column C: what is wrong"
+template <class T>
+csv_table<T> parse_csv_table(std::string_view text, std::string_view name, const csv_options& options = {}) {
+  static_assert(std::is_floating_point_v<T>, "typegrad::parse_csv_table<T>: T must be float or double");
+  const detail::csv_layout layout = detail::csv_scan(text, name, options, 0);
+  csv_table<T> out;
+  out.cols = layout.width;
+  out.class_names = layout.class_names;
+  for (const auto n : layout.names) out.column_names.push_back(detail::trimmed(n));
+  std::vector<std::string_view> fields;
+  for (std::size_t l = layout.first_data; l < layout.lines.size(); ++l) {
+    detail::csv_row(layout, l, name, options.separator, fields);
+    for (std::size_t c = 0; c < fields.size(); ++c) {
+      T value{};
+      const auto status = detail::parse_number(fields[c], value);
+      if (status != detail::number_status::ok)
+        detail::csv_fail(name, l + 1, c + 1, detail::describe(status, fields[c], detail::type_name<T>));
+      out.values.push_back(value);
+    }
+    ++out.rows;
+  }
+  detail::csv_check_count(layout, out.rows, name);
+  return out;
+}
+
+/// Reads a CSV file into a `csv_table`; see `parse_csv_table`.
+template <class T>
+csv_table<T> read_csv_table(const std::filesystem::path& path, const csv_options& options = {}) {
+  const std::string text = detail::read_whole_file(path);
+  return parse_csv_table<T>(text, path.string(), options);
+}
+
+/// Reads a CSV file into a dataset; see `parse_csv` for the format and the checks.
+/// ```
+/// auto data = typegrad::read_csv<float, 30>("breast_cancer.csv");   // sklearn header detected
+/// auto digits = typegrad::read_csv<float, 64>("digits.csv", {.header = typegrad::csv_header::none});
+/// ```
+/// @throws data_error naming the file, line and column of the first problem
+template <class T, std::size_t Features, std::size_t Targets = 1>
+dataset<T, Features, Targets> read_csv(const std::filesystem::path& path, const csv_options& options = {}) {
+  const std::string text = detail::read_whole_file(path);
+  return parse_csv<T, Features, Targets>(text, path.string(), options);
+}
+
+}  // namespace typegrad
