@@ -3,6 +3,7 @@
 #   1. g++,     -march=native (AVX-512 or AVX2+FMA), all tests, compile-fail tests, examples, consumers
 #   2. g++,     no -march (SSE2 baseline: other vector width, other tails), unit tests
 #   3. clang++, AddressSanitizer + UndefinedBehaviorSanitizer, -march=x86-64-v3, unit tests
+#   then every fuzz target for FUZZ_SECONDS (default 15) seconds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh core
@@ -24,4 +25,6 @@ cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_
   -DCMAKE_CXX_COMPILER=clang++ -DTYPEGRAD_ARCH=x86-64-v3 -DTYPEGRAD_SANITIZE=ON -DTYPEGRAD_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build/sanitize -j "$jobs" --target typegrad_tests
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/sanitize/tests/typegrad_tests
+echo "== fuzz: each libFuzzer target briefly (clang, ASan + UBSan)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}" bash scripts/fuzz.sh
 echo "all test configurations passed"

@@ -117,6 +117,13 @@ struct layer_chain<T, Index, Previous, Spec, Rest...> {
                                        std::declval<typename layer_chain<T, Index + 1, Spec, Rest...>::type>()));
 };
 
+template <class Layers>
+struct parameters_of;
+template <class... Layers>
+struct parameters_of<std::tuple<Layers...>> {
+  using type = network_parameters<typename Layers::parameters...>;
+};
+
 /// A stack buffer that is never zero-filled: every kernel writes what it later reads.
 template <class T, std::size_t N>
 struct buffer {
@@ -161,9 +168,7 @@ class network {
   static constexpr std::size_t depth = sizeof...(Specs);
   static constexpr std::size_t in_size = Input::out_size;
   static constexpr std::size_t out_size = layer_t<depth - 1>::out_size;
-  using parameters_type = decltype([]<std::size_t... I>(std::index_sequence<I...>) {
-    return network_parameters<typename layer_t<I>::parameters...>{};
-  }(std::make_index_sequence<depth>{}));
+  using parameters_type = typename detail::parameters_of<layers>::type;
   /// Scratch memory for one forward + backward pass of B samples (lives on the caller's stack).
   template <std::size_t B>
   using workspace = typename detail::workspace_impl<layers, std::make_index_sequence<depth>>::template type<value_type, B>;
