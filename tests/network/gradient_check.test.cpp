@@ -147,3 +147,78 @@ TEMPLATE_TEST_CASE("float gradients agree with double gradients", "[network][gra
   REQUIRE(loss_value(nf, binary_cross_entropy{}, xf, tf) ==
           Approx(loss_value(nd, binary_cross_entropy{}, xd, td)).epsilon(1e-5));
 }
+
+TEMPLATE_TEST_CASE("large batches (feature-major GEMM path) match finite differences and per-sample means",
+                   "[network][gradient][batch]", float, double) {
+  using namespace tg;
+  // 19 and 40 samples: at least one register of samples (the feature-major path) and not a
+  // multiple of the lane count (8 or 16 floats, 4 or 8 doubles).
+  using net_t = network<input<33, TestType>, dense<17, tg::tanh>, dense<9, relu>, dense<3, sigmoid>>;
+  net_t net{init::glorot_uniform{31}};
+  matrix<TestType, 40, 33> x;
+  fill(x);
+  matrix<TestType, 40, 3> t;
+  fill_probabilities(t);
+  const auto g = gradient(net, binary_cross_entropy{}, x, t);
+  // Independent path: mean over the samples of the single-sample (row-major) gradients.
+  std::vector<double> mean(net_t::parameters_type::count(), 0.0);
+  double loss = 0;
+  for (std::size_t b = 0; b < 40; ++b) {
+    vector<TestType, 33> xb;
+    vector<TestType, 3> tb;
+    for (std::size_t c = 0; c < 33; ++c) xb[c] = x(b, c);
+    for (std::size_t c = 0; c < 3; ++c) tb[c] = t(b, c);
+    std::size_t k = 0;
+    gradient(net, binary_cross_entropy{}, xb, tb).for_each([&](std::size_t, auto, std::size_t, std::size_t, TestType v) {
+      mean[k++] += double(v) / 40;
+    });
+    loss += double(loss_value(net, binary_cross_entropy{}, xb, tb)) / 40;
+  }
+  const double eps = std::is_same_v<TestType, float> ? 2e-5 : 1e-12;
+  std::size_t k = 0;
+  g.for_each([&](std::size_t, auto, std::size_t, std::size_t, TestType v) {
+    REQUIRE(double(v) == Approx(mean[k]).epsilon(eps).margin(eps));
+    ++k;
+  });
+  REQUIRE(double(loss_value(net, binary_cross_entropy{}, x, t)) == Approx(loss).epsilon(eps));
+  // Batch inference equals one sample at a time.
+  const auto y = net(x);
+  for (std::size_t b = 0; b < 40; b += 7) {
+    vector<TestType, 33> xb;
+    for (std::size_t c = 0; c < 33; ++c) xb[c] = x(b, c);
+    const auto yb = net(xb);
+    for (std::size_t c = 0; c < 3; ++c) REQUIRE(double(y(b, c)) == Approx(double(yb[c])).epsilon(eps));
+  }
+  if constexpr (std::is_same_v<TestType, double>) {
+    matrix<double, 19, 33> x19;
+    fill(x19, 2.0);
+    matrix<double, 19, 3> t19;
+    fill_probabilities(t19, 1.0);
+    require_gradient_matches(net, binary_cross_entropy{}, x19, t19);
+    require_gradient_matches(net, mse{}, x19, t19);
+  }
+}
+
+TEMPLATE_TEST_CASE("train_step on a large batch equals gradient + manual update", "[network][train][batch]", float, double) {
+  using namespace tg;
+  using net_t = network<input<20, TestType>, dense<24, gelu>, dense<5>>;
+  net_t net{init::he_uniform{12}};
+  matrix<TestType, 32, 20> x;
+  fill(x);
+  matrix<TestType, 32, 5> t;
+  fill(t, 3.0);
+  auto manual = net;
+  const auto g = gradient(manual, mse{}, x, t);
+  std::vector<TestType> grads;
+  g.for_each([&](std::size_t, auto, std::size_t, std::size_t, TestType v) { grads.push_back(v); });
+  std::size_t k = 0;
+  manual.parameters().for_each([&](std::size_t, auto, std::size_t, std::size_t, TestType& w) { w = TestType(w - TestType(0.1) * grads[k++]); });
+  sgd opt{0.1};
+  train_step(net, mse{}, opt, x, t);
+  std::vector<TestType> a, b;
+  net.parameters().for_each([&](std::size_t, auto, std::size_t, std::size_t, TestType v) { a.push_back(v); });
+  manual.parameters().for_each([&](std::size_t, auto, std::size_t, std::size_t, TestType v) { b.push_back(v); });
+  const double eps = std::is_same_v<TestType, float> ? 1e-6 : 1e-14;
+  for (std::size_t i = 0; i < a.size(); ++i) REQUIRE(a[i] == Approx(b[i]).epsilon(eps).margin(eps));
+  REQUIRE(bool(net.parameters() == net.parameters()));
+}

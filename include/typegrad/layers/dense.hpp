@@ -84,6 +84,25 @@ struct dense_layer {
     }
   }
 
+  /// The same for B ≥ lanes samples held feature-major ([feature][padded(B)]); element-wise
+  /// activations only (the network uses row-major batches when there is a softmax).
+  template <std::size_t B>
+  static void forward_fm(const parameters& p, const T* Xt, T* Zt, T* Yt) noexcept {
+    static_assert(Act::is_elementwise);
+    if constexpr (Act::is_identity) {
+      simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Yt);
+    } else {
+      simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Zt);
+      simd::activation_forward<Act, T, Out, B>(Zt, Yt);
+    }
+  }
+  /// Feature-major backward: dYt becomes dZt in place; Xr is the input row-major.
+  template <std::size_t B, bool NeedDx, class Update>
+  static void backward_fm(parameters& p, const T* Xr, const T* Zt, T* dYt, T* dXt, Update& update) noexcept {
+    if constexpr (!Act::is_identity) simd::activation_backward<Act, T, Out, B>(Zt, dYt);
+    simd::dense_backward_fm<T, B, In, Out, NeedDx>(p.w_, p.b_, Xr, dYt, dXt, update);
+  }
+
   /// dY (dL/dY on entry) becomes dL/dZ; then the fused sweep writes dX (when NeedDx) and updates.
   template <std::size_t B, bool NeedDx, class Update>
   static void backward(parameters& p, const T* X, const T* Z, const T* Y, T* dY, T* dX, Update& update) noexcept {

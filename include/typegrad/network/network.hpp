@@ -1,6 +1,7 @@
 // network<input<N>, Layers...>: a whole model as one type; forward and backward are folds over it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -130,17 +131,34 @@ struct buffer {
   alignas(alignment) T data[N];
 };
 
+/// Batches of at least one register of samples are kept feature-major ([feature][sample]), so
+/// that every product of the dense layers is a register-blocked GEMM without horizontal sums;
+/// smaller batches (and networks with a softmax layer) stay row-major.
+template <class T, std::size_t B, class... Layers>
+inline constexpr bool use_feature_major = B >= lanes<T> && (Layers::activation_type::is_elementwise && ...);
+
+template <class T, std::size_t B, std::size_t N>
+inline constexpr std::size_t batch_buffer_size = std::max(B * padded<T>(N), N * padded<T>(B));
+
 template <class Layers, class Seq>
 struct workspace_impl;
 template <class... Layers, std::size_t... I>
 struct workspace_impl<std::tuple<Layers...>, std::index_sequence<I...>> {
   template <class T, std::size_t B>
   struct type {
+    static constexpr bool feature_major = use_feature_major<T, B, Layers...>;
     static constexpr std::size_t first_in = std::tuple_element_t<0, std::tuple<Layers...>>::in_size;
-    buffer<T, B * padded<T>(first_in)> input;
-    hana::tuple<buffer<T, B * padded<T>(Layers::out_size)>...> out;  // layer outputs
-    hana::tuple<buffer<T, Layers::keeps_preactivation ? B * padded<T>(Layers::out_size) : 1>...> pre;
-    hana::tuple<buffer<T, B * padded<T>(Layers::out_size)>...> grad;  // dL/d(layer output)
+    static constexpr std::size_t last_out = std::tuple_element_t<sizeof...(Layers) - 1, std::tuple<Layers...>>::out_size;
+    static constexpr std::size_t widest_in = std::max({Layers::in_size...});
+    buffer<T, B * padded<T>(first_in)> input;                                  // row-major, padded
+    hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size>>...> out;  // layer outputs
+    hana::tuple<buffer<T, Layers::keeps_preactivation ? batch_buffer_size<T, B, Layers::out_size> : 1>...> pre;
+    hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size>>...> grad;  // dL/d(layer output)
+    // Feature-major only: the input transposed, a row-major scratch for a layer's input, and the
+    // network output and its gradient row-major for the loss.
+    buffer<T, feature_major ? first_in * padded<T>(B) : 1> input_t;
+    buffer<T, feature_major ? B * padded<T>(widest_in) : 1> rows;
+    buffer<T, feature_major ? B * padded<T>(last_out) : 1> y_rows, dy_rows;
   };
 };
 
@@ -226,31 +244,62 @@ class network {
   template <std::size_t B>
   void forward(workspace<B>& ws, const value_type* x) const noexcept {
     simd::pack_rows<value_type, B, in_size>(x, ws.input.data);
-    for_each_layer([&](auto I) {
-      constexpr std::size_t i = decltype(I)::value;
-      layer_t<i>::template forward<B>(get<i>(params_), layer_input(ws, I), hana::at_c<i>(ws.pre).data,
-                                      hana::at_c<i>(ws.out).data);
-    });
+    if constexpr (workspace<B>::feature_major) {
+      simd::rows_to_features<value_type, B, in_size, padded<value_type>(in_size)>(ws.input.data, ws.input_t.data);
+      for_each_layer([&](auto I) {
+        constexpr std::size_t i = decltype(I)::value;
+        const value_type* xt = ws.input_t.data;
+        if constexpr (i > 0) xt = hana::at_c<i - 1>(ws.out).data;
+        layer_t<i>::template forward_fm<B>(get<i>(params_), xt, hana::at_c<i>(ws.pre).data, hana::at_c<i>(ws.out).data);
+      });
+      simd::features_to_rows<value_type, B, out_size>(hana::at_c<depth - 1>(ws.out).data, ws.y_rows.data);
+    } else {
+      for_each_layer([&](auto I) {
+        constexpr std::size_t i = decltype(I)::value;
+        layer_t<i>::template forward<B>(get<i>(params_), layer_input(ws, I), hana::at_c<i>(ws.pre).data,
+                                        hana::at_c<i>(ws.out).data);
+      });
+    }
   }
-  /// Padded output rows of the last forward pass, and the gradient slot the loss fills.
+  /// Padded output rows ([B][padded(out_size)]) of the last forward pass, and the slot of the same
+  /// shape where the loss writes its gradient.
   template <std::size_t B>
-  static const value_type* output(const workspace<B>& ws) noexcept { return hana::at_c<depth - 1>(ws.out).data; }
+  static const value_type* output(const workspace<B>& ws) noexcept {
+    if constexpr (workspace<B>::feature_major) return ws.y_rows.data;
+    else return hana::at_c<depth - 1>(ws.out).data;
+  }
   template <std::size_t B>
-  static value_type* output_gradient(workspace<B>& ws) noexcept { return hana::at_c<depth - 1>(ws.grad).data; }
+  static value_type* output_gradient(workspace<B>& ws) noexcept {
+    if constexpr (workspace<B>::feature_major) return ws.dy_rows.data;
+    else return hana::at_c<depth - 1>(ws.grad).data;
+  }
 
   /// Backward pass from the loss gradient in output_gradient(ws), last layer first; each layer's
   /// parameters go through `update` in the same sweep that produces their gradient.
   template <std::size_t B, class Update>
   void backward(workspace<B>& ws, Update& update) noexcept {
+    if constexpr (workspace<B>::feature_major)
+      simd::rows_to_features<value_type, B, out_size, padded<value_type>(out_size)>(
+          ws.dy_rows.data, hana::at_c<depth - 1>(ws.grad).data);
     for_each_layer([&](auto J) {
       constexpr std::size_t i = depth - 1 - decltype(J)::value;
       constexpr bool need_dx = i > 0;
       value_type* dx = nullptr;
       if constexpr (need_dx) dx = hana::at_c<i - 1>(ws.grad).data;
       auto&& layer_update = detail::layer_updater<i>(update);
-      layer_t<i>::template backward<B, need_dx>(get<i>(params_), layer_input(ws, hana::size_c<i>),
-                                                hana::at_c<i>(ws.pre).data, hana::at_c<i>(ws.out).data,
-                                                hana::at_c<i>(ws.grad).data, dx, layer_update);
+      if constexpr (workspace<B>::feature_major) {
+        const value_type* xr = ws.input.data;
+        if constexpr (i > 0) {
+          simd::features_to_rows<value_type, B, layer_t<i>::in_size>(hana::at_c<i - 1>(ws.out).data, ws.rows.data);
+          xr = ws.rows.data;
+        }
+        layer_t<i>::template backward_fm<B, need_dx>(get<i>(params_), xr, hana::at_c<i>(ws.pre).data,
+                                                     hana::at_c<i>(ws.grad).data, dx, layer_update);
+      } else {
+        layer_t<i>::template backward<B, need_dx>(get<i>(params_), layer_input(ws, hana::size_c<i>),
+                                                  hana::at_c<i>(ws.pre).data, hana::at_c<i>(ws.out).data,
+                                                  hana::at_c<i>(ws.grad).data, dx, layer_update);
+      }
     });
   }
 

@@ -9,6 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <typegrad/core/config.hpp>
+#include <typegrad/simd/gemm.hpp>
 
 namespace typegrad::simd {
 
@@ -140,6 +141,48 @@ inline void activation_backward(const T* Z, T* dY) noexcept {
       (batch<T>::load_aligned(d) * Act::slope(batch<T>::load_aligned(Z + b * n_p + i))).store_aligned(d);
     }
     for (std::size_t i = N; i < n_p; ++i) dY[b * n_p + i] = T(0);
+  }
+}
+
+/// Batched forward, feature-major: Zᵀ = W Xᵀ + b for B ≥ lanes samples. Xt is [In][padded(B)],
+/// Zt is [Out][padded(B)]; padding columns hold b (finite) and are never read as samples.
+template <class T, std::size_t B, std::size_t In, std::size_t Out>
+inline void dense_forward_fm(const T* __restrict W, const T* __restrict bias, const T* __restrict Xt,
+                             T* __restrict Zt) noexcept {
+  constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), bp = padded<T>(B);
+  gemm<T, Out, bp / L, In, in_p, 1, bp>(
+      W, Xt, [&](std::size_t r, std::size_t) { return batch<T>(bias[r]); },
+      [&](std::size_t r, std::size_t c, const batch<T>& acc) { acc.store_aligned(Zt + r * bp + c * L); });
+}
+
+/// Batched fused backward, feature-major. dZt is [Out][padded(B)] with zero padding columns;
+/// Xr is the layer input row-major [B][padded(In)] with zero padding. dXᵀ = Wᵀ dZᵀ is formed
+/// first, from the old weights; then each register tile of g = dZᵀ X goes straight through the
+/// update policy into W (g is never stored as a matrix).
+template <class T, std::size_t B, std::size_t In, std::size_t Out, bool NeedDx, class Update>
+inline void dense_backward_fm(T* __restrict W, T* __restrict bias, const T* __restrict Xr, const T* __restrict dZt,
+                              T* __restrict dXt, Update& update) noexcept {
+  constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), bp = padded<T>(B);
+  constexpr bool writes = std::remove_cvref_t<Update>::writes_parameters;
+  const auto zero = [](std::size_t, std::size_t) { return batch<T>(T(0)); };
+  if constexpr (NeedDx)
+    gemm<T, In, bp / L, Out, 1, in_p, bp>(W, dZt, zero, [&](std::size_t r, std::size_t c, const batch<T>& acc) {
+      acc.store_aligned(dXt + r * bp + c * L);
+    });
+  gemm<T, Out, in_p / L, B, bp, 1, in_p>(dZt, Xr, zero, [&](std::size_t r, std::size_t c, const batch<T>& g) {
+    T* wp = W + r * in_p + c * L;
+    const auto w_new = update.update(weight_c, r * in_p + c * L, batch<T>::load_aligned(wp), g);
+    if constexpr (writes) w_new.store_aligned(wp);
+  });
+  for (std::size_t oc = 0; oc < out_p; oc += L) {
+    batch<T> acc[L];
+    for (std::size_t j = 0; j < L; ++j) {
+      acc[j] = batch<T>(T(0));
+      if (oc + j < Out)
+        for (std::size_t c = 0; c < bp; c += L) acc[j] += batch<T>::load_aligned(dZt + (oc + j) * bp + c);
+    }
+    const auto b_new = update.update(bias_c, oc, batch<T>::load_aligned(bias + oc), transpose_sum<T>(acc));
+    if constexpr (writes) b_new.store_aligned(bias + oc);
   }
 }
 
