@@ -135,3 +135,13 @@ TEST_CASE("losses derived from expressions match finite differences in the predi
   REQUIRE(te::eval(bce{}, 0.0, 1.0) == Approx(100.0));
   REQUIRE(te::eval(logits{}, 800.0, 0.0) == Approx(800.0));
 }
+
+TEMPLATE_TEST_CASE("slopes taken from the output equal the derived derivatives", "[expr][activation]", tg::sigmoid,
+                   tg::tanh, tg::relu, tg::leaky_relu, (tg::leaky_relu_with<1, 5>), tg::elu, tg::softplus) {
+  STATIC_REQUIRE(TestType::slope_from_output);
+  for (double z : {-6.0, -3.1, -1.7, -0.45, -0.05, 0.07, 0.6, 1.3, 2.9, 7.5}) {
+    const double y = TestType::value(z);
+    INFO("z = " << z);
+    REQUIRE(TestType::slope_at_output(y) == Approx(TestType::slope(z)).epsilon(1e-12).margin(1e-14));
+  }
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include <typegrad/core/config.hpp>
 #include <typegrad/expr/expr.hpp>
@@ -9,8 +10,12 @@
 namespace typegrad {
 
 /// An element-wise activation f(x) given as an expression type; f' is derived at compile time.
-/// @tparam E  an expression of `typegrad::x`, e.g. `decltype(x * expr::sigmoid(x))`.
-template <class E>
+/// @tparam E            an expression of `typegrad::x`, e.g. `decltype(x * expr::sigmoid(x))`.
+/// @tparam OutputSlope  optionally, f' written in terms of the output y = f(x) (placeholder 0),
+///                      e.g. y(1 − y) for the sigmoid: the backward pass then needs no
+///                      pre-activation and no second transcendental. Tests check it equals the
+///                      derived f'.
+template <class E, class OutputSlope = void>
 struct activation {
   static_assert(expr::expression<E>, "typegrad::activation<E>: E must be a typegrad expression of typegrad::x");
   using expression = E;
@@ -23,6 +28,12 @@ struct activation {
   static V value(const V& z) noexcept { return expr::eval(E{}, z); }
   template <class V>
   static V slope(const V& z) noexcept { return expr::eval(derivative{}, z); }
+
+  static constexpr bool slope_from_output = !std::is_void_v<OutputSlope>;
+  using output_slope = OutputSlope;
+  /// f'(x) computed from y = f(x); only when slope_from_output.
+  template <class V>
+  static V slope_at_output(const V& y) noexcept { return expr::eval(OutputSlope{}, y); }
 };
 
 namespace detail {

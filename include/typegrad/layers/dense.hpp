@@ -62,8 +62,13 @@ struct dense_layer {
   using activation_type = Act;
   using parameters = dense_parameters<T, In, Out>;
   static constexpr std::size_t in_size = In, out_size = Out;
-  // An identity activation reads and writes its output buffer in place of z.
-  static constexpr bool keeps_preactivation = !Act::is_identity;
+  // Whether backward takes f' from the output y (no z kept: forward applies f in place).
+  static constexpr bool slope_from_output = [] {
+    if constexpr (Act::is_elementwise) return Act::slope_from_output;
+    else return false;
+  }();
+  // The identity, and activations whose slope comes from y, need no pre-activation buffer.
+  static constexpr bool keeps_preactivation = !Act::is_identity && !slope_from_output;
 
   template <initializer Init>
   static void initialize(parameters& p, const Init& init, random_engine& rng) noexcept {
@@ -77,6 +82,9 @@ struct dense_layer {
   static void forward(const parameters& p, const T* X, T* Z, T* Y) noexcept {
     if constexpr (Act::is_identity) {
       simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Y);
+    } else if constexpr (slope_from_output) {
+      simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Y);
+      simd::activation_forward<Act, T, B, Out>(Y, Y);
     } else {
       simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Z);
       if constexpr (Act::is_elementwise) simd::activation_forward<Act, T, B, Out>(Z, Y);
@@ -91,6 +99,9 @@ struct dense_layer {
     static_assert(Act::is_elementwise);
     if constexpr (Act::is_identity) {
       simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Yt);
+    } else if constexpr (slope_from_output) {
+      simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Yt);
+      simd::activation_forward<Act, T, Out, B>(Yt, Yt);
     } else {
       simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Zt);
       simd::activation_forward<Act, T, Out, B>(Zt, Yt);
@@ -98,15 +109,18 @@ struct dense_layer {
   }
   /// Feature-major backward: dYt becomes dZt in place; Xr is the input row-major.
   template <std::size_t B, bool NeedDx, class Update>
-  static void backward_fm(parameters& p, const T* Xr, const T* Zt, T* dYt, T* dXt, Update& update) noexcept {
-    if constexpr (!Act::is_identity) simd::activation_backward<Act, T, Out, B>(Zt, dYt);
+  static void backward_fm(parameters& p, const T* Xr, const T* Zt, const T* Yt, T* dYt, T* dXt, Update& update) noexcept {
+    if constexpr (slope_from_output) simd::activation_backward<Act, T, Out, B, true>(Yt, dYt);
+    else if constexpr (!Act::is_identity) simd::activation_backward<Act, T, Out, B>(Zt, dYt);
     simd::dense_backward_fm<T, B, In, Out, NeedDx>(p.w_, p.b_, Xr, dYt, dXt, update);
   }
 
   /// dY (dL/dY on entry) becomes dL/dZ; then the fused sweep writes dX (when NeedDx) and updates.
   template <std::size_t B, bool NeedDx, class Update>
   static void backward(parameters& p, const T* X, const T* Z, const T* Y, T* dY, T* dX, Update& update) noexcept {
-    if constexpr (!Act::is_identity) {
+    if constexpr (slope_from_output) {
+      simd::activation_backward<Act, T, B, Out, true>(Y, dY);
+    } else if constexpr (!Act::is_identity) {
       if constexpr (Act::is_elementwise) simd::activation_backward<Act, T, B, Out>(Z, dY);
       else softmax_backward<T, B, Out>(Y, dY);
     }

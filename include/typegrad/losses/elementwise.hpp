@@ -39,7 +39,6 @@ struct elementwise_loss {
     constexpr std::size_t L = lanes<T>, stride = padded<T>(Out);
     constexpr T scale = T(1) / T(B * Out);
     const T* tp = target.data();
-    T total = 0;
     auto total_v = V(T(0));
     for (std::size_t b = 0; b < B; ++b) {
       const T* y = Y + b * stride;
@@ -50,14 +49,26 @@ struct elementwise_loss {
         total_v += expr::eval(E{}, yv, tv);
         if (dY) (expr::eval(derivative{}, yv, tv) * V(scale)).store_aligned(dY + b * stride + i);
       }
-      for (; i < Out; ++i) {
-        total += expr::eval(E{}, y[i], tr[i]);
-        if (dY) dY[b * stride + i] = expr::eval(derivative{}, y[i], tr[i]) * scale;
+      if constexpr (Out % L != 0) {
+        // The last Out % L outputs as one register: the target's tail is copied into a padded
+        // block (y's padding is readable), and the lanes past Out are masked out of both results.
+        alignas(alignment) T t_tail[L] = {};
+        for (std::size_t j = 0; j < Out % L; ++j) t_tail[j] = tr[i + j];
+        const auto valid = lane_index<T>() < V(T(Out % L));
+        const auto yv = V::load_aligned(y + i), tv = V::load_aligned(t_tail);
+        total_v += xsimd::select(valid, expr::eval(E{}, yv, tv), V(T(0)));
+        if (dY) xsimd::select(valid, expr::eval(derivative{}, yv, tv) * V(scale), V(T(0))).store_aligned(dY + b * stride + i);
       }
-      if (dY)
-        for (i = Out; i < stride; ++i) dY[b * stride + i] = T(0);
     }
-    return (total + xsimd::hadd(total_v)) * scale;
+    return xsimd::hadd(total_v) * scale;
+  }
+
+ private:
+  template <class T>
+  static simd::batch<T> lane_index() noexcept {
+    alignas(alignment) T index[lanes<T>];
+    for (std::size_t j = 0; j < lanes<T>; ++j) index[j] = T(j);
+    return simd::batch<T>::load_aligned(index);
   }
 };
 

@@ -137,8 +137,8 @@ struct buffer {
 template <class T, std::size_t B, class... Layers>
 inline constexpr bool use_feature_major = B >= lanes<T> && (Layers::activation_type::is_elementwise && ...);
 
-template <class T, std::size_t B, std::size_t N>
-inline constexpr std::size_t batch_buffer_size = std::max(B * padded<T>(N), N * padded<T>(B));
+template <class T, std::size_t B, std::size_t N, bool FeatureMajor>
+inline constexpr std::size_t batch_buffer_size = FeatureMajor ? N * padded<T>(B) : B * padded<T>(N);
 
 template <class Layers, class Seq>
 struct workspace_impl;
@@ -151,9 +151,9 @@ struct workspace_impl<std::tuple<Layers...>, std::index_sequence<I...>> {
     static constexpr std::size_t last_out = std::tuple_element_t<sizeof...(Layers) - 1, std::tuple<Layers...>>::out_size;
     static constexpr std::size_t widest_in = std::max({Layers::in_size...});
     buffer<T, B * padded<T>(first_in)> input;                                  // row-major, padded
-    hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size>>...> out;  // layer outputs
-    hana::tuple<buffer<T, Layers::keeps_preactivation ? batch_buffer_size<T, B, Layers::out_size> : 1>...> pre;
-    hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size>>...> grad;  // dL/d(layer output)
+    hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>>>...> out;  // layer outputs
+    hana::tuple<buffer<T, Layers::keeps_preactivation ? batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>> : 1>...> pre;
+    hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>>>...> grad;  // dL/d(layer output)
     // Feature-major only: the input transposed, a row-major scratch for a layer's input, and the
     // network output and its gradient row-major for the loss.
     buffer<T, feature_major ? first_in * padded<T>(B) : 1> input_t;
@@ -294,7 +294,8 @@ class network {
           xr = ws.rows.data;
         }
         layer_t<i>::template backward_fm<B, need_dx>(get<i>(params_), xr, hana::at_c<i>(ws.pre).data,
-                                                     hana::at_c<i>(ws.grad).data, dx, layer_update);
+                                                     hana::at_c<i>(ws.out).data, hana::at_c<i>(ws.grad).data, dx,
+                                                     layer_update);
       } else {
         layer_t<i>::template backward<B, need_dx>(get<i>(params_), layer_input(ws, hana::size_c<i>),
                                                   hana::at_c<i>(ws.pre).data, hana::at_c<i>(ws.out).data,

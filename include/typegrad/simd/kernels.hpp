@@ -22,15 +22,36 @@ using param_c = std::integral_constant<std::size_t, I>;
 inline constexpr param_c<0> weight_c{};
 inline constexpr param_c<1> bias_c{};
 
+namespace detail {
+#if defined(__AVX512F__) && defined(__AVX2__)
+// Eight 8-float registers → one register of their eight sums (the classic hadd transpose).
+inline __m256 transpose_sum8(const __m256* h) noexcept {
+  const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+  const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(h[4], h[5]), _mm256_hadd_ps(h[6], h[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+#endif
+}  // namespace detail
+
 /// Sums each of L = lanes<T> registers into lane j of the result (a transposing horizontal add).
 template <class T>
 inline batch<T> transpose_sum(const batch<T>* acc) noexcept {
   if constexpr (std::is_same_v<T, float> && std::is_base_of_v<xsimd::avx512f, typename batch<T>::arch_type>) {
-    // xsimd 8.1's AVX-512 float haddp returns wrong sums (our kernel tests caught it): reduce one
-    // register at a time instead.
+#if defined(__AVX512F__) && defined(__AVX2__)
+    // xsimd 8.1's AVX-512 float haddp returns wrong sums (our kernel tests caught it): fold each
+    // register to 256 bits, then two 8-way transposing adds.
+    __m256 h[16];
+    for (std::size_t j = 0; j < 16; ++j) {
+      const __m512 v = acc[j];
+      h[j] = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    }
+    const __m256 lo = detail::transpose_sum8(h), hi = detail::transpose_sum8(h + 8);
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+#else
     alignas(alignment) T sums[lanes<T>];
     for (std::size_t j = 0; j < lanes<T>; ++j) sums[j] = xsimd::hadd(acc[j]);
     return batch<T>::load_aligned(sums);
+#endif
   } else {
     return xsimd::haddp(acc);
   }
@@ -74,13 +95,18 @@ inline void dense_forward(const T* __restrict W, const T* __restrict bias, const
       }
       (transpose_sum<T>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
     }
-    for (; o < Out; ++o) {
-      auto acc = batch<T>(T(0));
-      for (std::size_t c = 0; c < chunks; ++c)
-        acc = xsimd::fma(batch<T>::load_aligned(W + o * in_p + c * L), batch<T>::load_aligned(x + c * L), acc);
-      z[o] = xsimd::hadd(acc) + bias[o];
+    if constexpr (Out % L != 0) {
+      // The last Out % L rows as one group; the missing rows' sums are zero.
+      batch<T> acc[L];
+      for (std::size_t j = 0; j < L; ++j) acc[j] = batch<T>(T(0));
+      for (std::size_t c = 0; c < chunks; ++c) {
+        const auto xv = batch<T>::load_aligned(x + c * L);
+        for (std::size_t j = 0; j < Out % L; ++j)
+          acc[j] = xsimd::fma(batch<T>::load_aligned(W + (o + j) * in_p + c * L), xv, acc[j]);
+      }
+      (transpose_sum<T>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
     }
-    for (o = Out; o < out_p; ++o) z[o] = T(0);
+    for (o = Out; o < out_p; ++o) z[o] = T(0);  // bias padding is zero, but keep z's exact
   }
 }
 
@@ -132,13 +158,16 @@ inline void activation_forward(const T* Z, T* Y) noexcept {
 }
 
 /// dY ← dY ⊙ f'(Z) in place, over B padded rows of N values; the padding stays zero.
-template <class Act, class T, std::size_t B, std::size_t N>
+/// With `FromOutput`, the buffer holds Y = f(Z) and f' is taken from it (Act::slope_at_output).
+template <class Act, class T, std::size_t B, std::size_t N, bool FromOutput = false>
 inline void activation_backward(const T* Z, T* dY) noexcept {
   constexpr std::size_t L = lanes<T>, n_p = padded<T>(N);
   for (std::size_t b = 0; b < B; ++b) {
     for (std::size_t i = 0; i < n_p; i += L) {
       T* d = dY + b * n_p + i;
-      (batch<T>::load_aligned(d) * Act::slope(batch<T>::load_aligned(Z + b * n_p + i))).store_aligned(d);
+      const auto v = batch<T>::load_aligned(Z + b * n_p + i);
+      if constexpr (FromOutput) (batch<T>::load_aligned(d) * Act::slope_at_output(v)).store_aligned(d);
+      else (batch<T>::load_aligned(d) * Act::slope(v)).store_aligned(d);
     }
     for (std::size_t i = N; i < n_p; ++i) dY[b * n_p + i] = T(0);
   }
