@@ -6,5 +6,3 @@ if(NOT TARGET xtl)
   add_library(xtl INTERFACE IMPORTED)
 endif()
 find_package(xsimd 8.1 REQUIRED)
-# nlohmann-json (nlohmann-json3-dev) reads the weight files' JSON header.
-find_package(nlohmann_json 3 REQUIRED)

@@ -17,6 +17,8 @@
 namespace tg = typegrad;
 using net_t = tg::network<tg::input<30>, tg::dense<16, tg::relu>, tg::dense<16, tg::relu>, tg::dense<1, tg::sigmoid>>;
 using data_t = tg::dataset<float, 30>;
+// One batch size for training and prediction: each batch size instantiates its own kernels.
+constexpr std::size_t batch = 16;
 
 namespace {
 
@@ -37,7 +39,7 @@ outcome train_model(const data_t& train_raw, std::uint64_t seed) {
   tg::fit_options options{.epochs = 300, .seed = seed, .validation_fraction = 0.15, .patience = 25,
                           .watch = tg::monitor::validation_loss, .show = tg::progress::never};
   const auto start = std::chrono::steady_clock::now();
-  r.hist = tg::fit<16>(r.net, tg::binary_cross_entropy{}, opt, train, options);
+  r.hist = tg::fit<batch>(r.net, tg::binary_cross_entropy{}, opt, train, options);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
@@ -45,7 +47,7 @@ outcome train_model(const data_t& train_raw, std::uint64_t seed) {
 std::vector<float> probabilities(const outcome& m, const data_t& raw) {
   data_t scaled = raw;
   m.scaler.transform(scaled);
-  return tg::predict(m.net, scaled);
+  return tg::predict<batch>(m.net, scaled);
 }
 
 std::vector<float> labels(const data_t& d) {
@@ -132,7 +134,7 @@ int main(int argc, char** argv) {
   tg::save_weights(model.net, file, meta);
   net_t reloaded{tg::init::zeros{}};
   tg::load_weights(reloaded, file);
-  const auto p2 = tg::predict(reloaded, scaled_test);
+  const auto p2 = tg::predict<batch>(reloaded, scaled_test);
   const bool identical = p2 == p;
   std::printf("saved to %s and reloaded: predictions %s\n", file.string().c_str(),
               identical ? "identical" : "DIFFERENT");

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
+#include <initializer_list>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include <typegrad/data/dataset.hpp>
 #include <typegrad/data/detail/text.hpp>
+#include <typegrad/io/detail/message.hpp>
 #include <typegrad/io/error.hpp>
 
 namespace typegrad {
@@ -107,16 +109,15 @@ inline std::string trimmed(std::string_view s) {
 }
 
 [[noreturn]] inline void csv_fail(std::string_view name, std::size_t line, std::size_t column, const std::string& why) {
-  throw data_error(std::string(name) + ": line " + std::to_string(line) + ", column " + std::to_string(column) +
-                   ": " + why);
+  throw data_error(message({name, ": line ", line, ", column ", column, ": ", why}));
 }
 
 inline std::string describe(number_status status, std::string_view field, std::string_view type) {
   switch (status) {
     case number_status::empty: return "empty field, expected a number";
-    case number_status::not_a_number: return quoted_excerpt(field) + " is not a number";
-    case number_status::not_finite: return quoted_excerpt(field) + ": NaN and infinity are not allowed";
-    case number_status::out_of_range: return quoted_excerpt(field) + " is out of the range of " + std::string(type);
+    case number_status::not_a_number: return message({quoted_excerpt(field), " is not a number"});
+    case number_status::not_finite: return message({quoted_excerpt(field), ": NaN and infinity are not allowed"});
+    case number_status::out_of_range: return message({quoted_excerpt(field), " is out of the range of ", type});
     case number_status::ok: break;
   }
   return "ok";
@@ -183,20 +184,20 @@ inline csv_layout csv_scan(std::string_view text, std::string_view name, const c
   if (header == csv_header::sklearn) {
     if (fields.size() < 2) csv_fail(name, 1, fields.size() + 1, "expected 'n_samples,n_features[,class names]'");
     if (!is_count(fields[0], layout.announced_rows))
-      csv_fail(name, 1, 1, quoted_excerpt(fields[0]) + " is not a sample count");
+      csv_fail(name, 1, 1, message({quoted_excerpt(fields[0]), " is not a sample count"}));
     if (!is_count(fields[1], announced_features) || announced_features == std::numeric_limits<std::size_t>::max())
-      csv_fail(name, 1, 2, quoted_excerpt(fields[1]) + " is not a feature count");
+      csv_fail(name, 1, 2, message({quoted_excerpt(fields[1]), " is not a feature count"}));
     for (std::size_t i = 2; i < fields.size(); ++i) layout.class_names.push_back(trimmed(fields[i]));
     if (width != 0 && width != announced_features + 1)
       csv_fail(name, 1, 2,
-               "announces " + std::to_string(announced_features) + " features + 1 target column, but " +
-                   std::to_string(width) + " columns are expected");
+               message({"announces ", announced_features, " features + 1 target column, but ", width,
+                        " columns are expected"}));
     width = announced_features + 1;
     layout.first_data = 1;
   } else if (header == csv_header::names) {
     if (width != 0 && fields.size() != width)
       csv_fail(name, 1, std::min(fields.size(), width) + 1,
-               "header has " + std::to_string(fields.size()) + " columns, expected " + std::to_string(width));
+               message({"header has ", fields.size(), " columns, expected ", width}));
     width = fields.size();
     layout.names = fields;
     layout.first_data = 1;
@@ -215,18 +216,18 @@ inline void csv_row(const csv_layout& layout, std::size_t l, std::string_view na
                     std::vector<std::string_view>& fields) {
   if (layout.header == csv_header::sklearn && l - layout.first_data == layout.announced_rows)
     csv_fail(name, l + 1, 1,
-             "line 1 announces " + std::to_string(layout.announced_rows) + " rows; this is one more");
+             message({"line 1 announces ", layout.announced_rows, " rows; this is one more"}));
   split_fields(layout.lines[l], separator, fields);
   if (fields.size() != layout.width)
     csv_fail(name, l + 1, std::min(fields.size(), layout.width) + 1,
-             "expected " + std::to_string(layout.width) + " columns, found " + std::to_string(fields.size()));
+             message({"expected ", layout.width, " columns, found ", fields.size()}));
 }
 
 inline void csv_check_count(const csv_layout& layout, std::size_t rows, std::string_view name) {
   if (layout.header == csv_header::sklearn && rows != layout.announced_rows)
     csv_fail(name, layout.lines.size() + 1, 1,
-             "file ends after " + std::to_string(rows) + " data rows, but line 1 announces " +
-                 std::to_string(layout.announced_rows) + " (truncated file?)");
+             message({"file ends after ", rows, " data rows, but line 1 announces ", layout.announced_rows,
+                      " (truncated file?)"}));
 }
 
 template <class T>
@@ -248,11 +249,11 @@ dataset<T, Features, Targets> parse_csv(std::string_view text, std::string_view 
   static_assert(std::is_floating_point_v<T>, "typegrad::parse_csv<T, ...>: T must be float or double");
   std::vector<std::size_t> feature_cols = options.feature_columns, target_cols = options.target_columns;
   if (!feature_cols.empty() && feature_cols.size() != Features)
-    throw std::invalid_argument("typegrad::read_csv: " + std::to_string(feature_cols.size()) +
-                                " feature columns given for " + std::to_string(Features) + " features");
+    throw std::invalid_argument(
+        detail::message({"typegrad::read_csv: ", feature_cols.size(), " feature columns given for ", Features, " features"}));
   if (!target_cols.empty() && target_cols.size() != Targets)
-    throw std::invalid_argument("typegrad::read_csv: " + std::to_string(target_cols.size()) +
-                                " target columns given for " + std::to_string(Targets) + " targets");
+    throw std::invalid_argument(
+        detail::message({"typegrad::read_csv: ", target_cols.size(), " target columns given for ", Targets, " targets"}));
   const bool default_columns = feature_cols.empty() && target_cols.empty();
 
   const detail::csv_layout layout = detail::csv_scan(text, name, options, default_columns ? Features + Targets : 0);
@@ -264,13 +265,13 @@ dataset<T, Features, Targets> parse_csv(std::string_view text, std::string_view 
   for (const auto c : feature_cols)
     if (c >= width || std::count(target_cols.begin(), target_cols.end(), c) != 0)
       detail::csv_fail(name, first + 1, c + 1,
-                       "feature column " + std::to_string(c) + " (0-based) is not a column of this " +
-                           std::to_string(width) + "-column file, or is also a target column");
+                       detail::message({"feature column ", c, " (0-based) is not a column of this ", width,
+                                        "-column file, or is also a target column"}));
   for (const auto c : target_cols)
     if (c >= width)
       detail::csv_fail(name, first + 1, c + 1,
-                       "target column " + std::to_string(c) + " (0-based) is not a column of this " +
-                           std::to_string(width) + "-column file");
+                       detail::message({"target column ", c, " (0-based) is not a column of this ", width,
+                                        "-column file"}));
 
   dataset<T, Features, Targets> out;
   out.class_names() = layout.class_names;
@@ -292,8 +293,8 @@ dataset<T, Features, Targets> parse_csv(std::string_view text, std::string_view 
     if (classes != 0 && Targets == 1 &&
         !(t[0] >= T(0) && t[0] < static_cast<T>(classes) && t[0] == std::floor(t[0])))
       detail::csv_fail(name, l + 1, target_cols[0] + 1,
-                       detail::quoted_excerpt(fields[target_cols[0]]) + " is not a class index 0.." +
-                           std::to_string(classes - 1) + " of the classes named on line 1");
+                       detail::message({detail::quoted_excerpt(fields[target_cols[0]]), " is not a class index 0..",
+                                        classes - 1, " of the classes named on line 1"}));
     out.push_back(std::span<const T, Features>(x), std::span<const T, Targets>(t));
   }
   detail::csv_check_count(layout, out.size(), name);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include <typegrad/activations/builtin.hpp>
+#include <typegrad/io/detail/message.hpp>
 #include <typegrad/io/error.hpp>
 #include <typegrad/io/safetensors.hpp>
 #include <typegrad/network/network.hpp>
@@ -91,6 +93,47 @@ T get_le(const std::byte* p) noexcept {
                  "; refusing to save non-finite weights (load_weights would reject them)");
 }
 
+// One tensor's little-endian bytes from `values` (row-major for `shape`); refuses non-finite
+// values. Templated on T only: every network and layer shares this code.
+template <class T>
+safetensors::tensor_bytes tensor_of(std::string name, std::vector<std::uint64_t> shape, const std::vector<T>& values) {
+  safetensors::tensor_bytes t{std::move(name), std::string(weights_dtype<T>()), std::move(shape), {}};
+  t.bytes.reserve(values.size() * sizeof(T));
+  const std::size_t cols = static_cast<std::size_t>(t.shape.back());
+  for (std::size_t e = 0; e < values.size(); ++e) {
+    if (!std::isfinite(values[e]))
+      non_finite_on_save(t.name, t.shape.size() == 1 ? message({"[", e, "]"}) : message({"[", e / cols, ", ", e % cols, "]"}),
+                         double(values[e]));
+    put_le(t.bytes, values[e]);
+  }
+  return t;
+}
+
+// The values of tensor `name`, the `role` ("weight" or "bias") of shape `shape` of `layer_name`,
+// after checking its dtype, shape and that every value is finite. Templated on T only.
+template <class T>
+std::vector<T> read_tensor(const safetensors::header& h, std::span<const std::byte> file, std::string_view source,
+                           const std::string& name, const char* role, const std::vector<std::uint64_t>& shape,
+                           const std::string& layer_name) {
+  const auto fail = [&](std::initializer_list<message_part> what) { safetensors::detail::fail(source, message(what)); };
+  const safetensors::tensor_info* t = h.find(name);
+  if (!t) fail({"missing tensor '", name, "', the ", role, " ", safetensors::shape_string(shape), " of ", layer_name});
+  if (t->dtype != weights_dtype<T>())
+    fail({"tensor '", name, "' has dtype ", t->dtype, " but this network's scalar type needs ", weights_dtype<T>(),
+          " (no conversion is done on load)"});
+  if (t->shape != shape)
+    fail({"tensor '", name, "' has shape ", safetensors::shape_string(t->shape), " but the ", role, " of ", layer_name,
+          " is ", safetensors::shape_string(shape)});
+  const std::byte* data = file.data() + h.data_offset + t->begin;
+  std::vector<T> values((t->end - t->begin) / sizeof(T));
+  for (std::size_t e = 0; e < values.size(); ++e) {
+    values[e] = get_le<T>(data + e * sizeof(T));
+    if (!std::isfinite(values[e]))
+      fail({"tensor '", name, "' element ", e, " is ", std::to_string(values[e]), "; non-finite weights are rejected"});
+  }
+  return values;
+}
+
 template <class Net, class F>
 void for_each_weights_layer(F&& f) {
   [&]<std::size_t... I>(std::index_sequence<I...>) { (f(std::integral_constant<std::size_t, I>{}), ...); }
@@ -143,12 +186,12 @@ std::string activation_name() {
 /// the tensors' dtype says F32 or F64). Saved as "typegrad.architecture" and checked on load.
 template <network_type Net>
 std::string architecture_string() {
-  std::string s = "input<" + std::to_string(Net::in_size) + ">";
+  std::string s = detail::message({"input<", Net::in_size, ">"});
   detail::for_each_weights_layer<Net>([&](auto I) {
     using layer = typename Net::template layer_t<decltype(I)::value>;
     static_assert(detail::weights_dense_layer<layer>,
                   "typegrad::save_weights / load_weights: only networks of dense layers can be saved so far");
-    s += ",dense<" + std::to_string(layer::out_size) + "," + activation_name<typename layer::activation_type>() + ">";
+    s += detail::message({",dense<", layer::out_size, ",", activation_name<typename layer::activation_type>(), ">"});
   });
   return s;
 }
@@ -163,8 +206,8 @@ std::vector<std::string> weight_tensor_names() {
   std::size_t module = 0;
   detail::for_each_weights_layer<Net>([&](auto I) {
     using layer = typename Net::template layer_t<decltype(I)::value>;
-    names.push_back(std::to_string(module) + ".weight");
-    names.push_back(std::to_string(module) + ".bias");
+    names.push_back(detail::message({module, ".weight"}));
+    names.push_back(detail::message({module, ".bias"}));
     module += activation_name<typename layer::activation_type>() == "identity" ? 1 : 2;
   });
   return names;
@@ -190,24 +233,13 @@ std::vector<std::byte> save_weights_to_bytes(const Net& net, const weights_metad
     using layer = typename Net::template layer_t<i>;
     constexpr std::size_t in = layer::in_size, out = layer::out_size;
     const auto& p = get<i>(net);
-    safetensors::tensor_bytes w{names[2 * i], std::string(detail::weights_dtype<T>()), {out, in}, {}};
-    w.bytes.reserve(out * in * sizeof(T));
-    for (std::size_t o = 0; o < out; ++o)
-      for (std::size_t k = 0; k < in; ++k) {
-        if (!std::isfinite(p.weight(o, k)))
-          detail::non_finite_on_save(w.name, "[" + std::to_string(o) + ", " + std::to_string(k) + "]",
-                                     double(p.weight(o, k)));
-        detail::put_le(w.bytes, p.weight(o, k));
-      }
-    safetensors::tensor_bytes b{names[2 * i + 1], std::string(detail::weights_dtype<T>()), {out}, {}};
-    b.bytes.reserve(out * sizeof(T));
+    std::vector<T> w(out * in), b(out);
     for (std::size_t o = 0; o < out; ++o) {
-      if (!std::isfinite(p.bias(o)))
-        detail::non_finite_on_save(b.name, "[" + std::to_string(o) + "]", double(p.bias(o)));
-      detail::put_le(b.bytes, p.bias(o));
+      for (std::size_t k = 0; k < in; ++k) w[o * in + k] = p.weight(o, k);
+      b[o] = p.bias(o);
     }
-    tensors.push_back(std::move(w));
-    tensors.push_back(std::move(b));
+    tensors.push_back(detail::tensor_of(names[2 * i], {out, in}, w));
+    tensors.push_back(detail::tensor_of(names[2 * i + 1], {out}, b));
   });
   return safetensors::serialize(tensors, meta);
 }
@@ -242,14 +274,14 @@ weights_metadata load_weights_from_bytes(Net& net, std::span<const std::byte> fi
 
   const std::string arch = architecture_string<Net>();
   if (const auto a = h.metadata.find("typegrad.architecture"); a != h.metadata.end() && a->second != arch)
-    fail("wrong architecture: the file holds \"" + a->second + "\" but this network is \"" + arch + "\"");
+    fail(detail::message({"wrong architecture: the file holds \"", a->second, "\" but this network is \"", arch, "\""}));
 
   const auto names = weight_tensor_names<Net>();
   for (const auto& t : h.tensors)
     if (std::find(names.begin(), names.end(), t.name) == names.end()) {
       std::string expected;
       for (const auto& n : names) expected += (expected.empty() ? "" : ", ") + n;
-      fail("unexpected tensor '" + t.name + "' (this network " + arch + " has exactly " + expected + ")");
+      fail(detail::message({"unexpected tensor '", t.name, "' (this network ", arch, " has exactly ", expected, ")"}));
     }
 
   // Scratch copy: the network only changes once everything has been read and checked.
@@ -258,31 +290,15 @@ weights_metadata load_weights_from_bytes(Net& net, std::span<const std::byte> fi
     constexpr std::size_t i = decltype(I)::value;
     using layer = typename Net::template layer_t<i>;
     constexpr std::size_t in = layer::in_size, out = layer::out_size;
-    const std::string layer_name = "layer " + std::to_string(i) + " (dense<" + std::to_string(out) + "," +
-                                   activation_name<typename layer::activation_type>() + ">)";
+    const std::string layer_name =
+        detail::message({"layer ", i, " (dense<", out, ",", activation_name<typename layer::activation_type>(), ">)"});
     auto& p = get<i>(*scratch);
-    const auto read = [&](const std::string& name, const char* role, std::vector<std::uint64_t> shape, auto store) {
-      const safetensors::tensor_info* t = h.find(name);
-      if (!t)
-        fail("missing tensor '" + name + "', the " + role + " " + safetensors::shape_string(shape) + " of " +
-             layer_name);
-      if (t->dtype != detail::weights_dtype<T>())
-        fail("tensor '" + name + "' has dtype " + t->dtype + " but this network's scalar type needs " +
-             std::string(detail::weights_dtype<T>()) + " (no conversion is done on load)");
-      if (t->shape != shape)
-        fail("tensor '" + name + "' has shape " + safetensors::shape_string(t->shape) + " but the " + role + " of " +
-             layer_name + " is " + safetensors::shape_string(shape));
-      const std::byte* data = file.data() + h.data_offset + t->begin;
-      for (std::size_t k = 0; k < t->end - t->begin; k += sizeof(T)) {
-        const T v = detail::get_le<T>(data + k);
-        if (!std::isfinite(v))
-          fail("tensor '" + name + "' element " + std::to_string(k / sizeof(T)) + " is " + std::to_string(v) +
-               "; non-finite weights are rejected");
-        store(k / sizeof(T), v);
-      }
-    };
-    read(names[2 * i], "weight", {out, in}, [&](std::size_t e, T v) { p.weight(e / in, e % in) = v; });
-    read(names[2 * i + 1], "bias", {out}, [&](std::size_t e, T v) { p.bias(e) = v; });
+    const auto w = detail::read_tensor<T>(h, file, source, names[2 * i], "weight", {out, in}, layer_name);
+    const auto b = detail::read_tensor<T>(h, file, source, names[2 * i + 1], "bias", {out}, layer_name);
+    for (std::size_t o = 0; o < out; ++o) {
+      for (std::size_t k = 0; k < in; ++k) p.weight(o, k) = w[o * in + k];
+      p.bias(o) = b[o];
+    }
   });
   net.parameters() = *scratch;
   return h.metadata;
