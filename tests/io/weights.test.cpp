@@ -54,7 +54,7 @@ std::vector<std::uint64_t> snapshot(const Net& net) {
       using P = std::remove_cvref_t<decltype(p)>;
       using T = typename P::value_type;
       using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-      for (std::size_t k = 0; k < P::out_size * P::row_stride; ++k) bits.push_back(std::bit_cast<U>(p.w_[k]));
+      for (std::size_t k = 0; k < P::padded_size(tg::simd::weight_c); ++k) bits.push_back(std::bit_cast<U>(p.w_[k]));
       for (std::size_t k = 0; k < tg::padded<T>(P::out_size); ++k) bits.push_back(std::bit_cast<U>(p.b_[k]));
     };
     (add(tg::get<I>(net)), ...);

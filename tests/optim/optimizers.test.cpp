@@ -109,8 +109,12 @@ bool padding_is_zero(const Params& p) {
   bool zero = true;
   auto check_block = [&](const auto& blk) {
     using blk_t = std::remove_cvref_t<decltype(blk)>;
+    // Whatever the storage layout, every slot that no weight(o, i) refers to is padding.
+    const auto* w = blk.data(tg::simd::weight_c);
+    std::vector<bool> used(blk_t::padded_size(tg::simd::weight_c), false);
     for (std::size_t o = 0; o < blk_t::out_size; ++o)
-      for (std::size_t i = blk_t::in_size; i < blk_t::row_stride; ++i) zero = zero && blk.data(tg::simd::weight_c)[o * blk_t::row_stride + i] == 0;
+      for (std::size_t i = 0; i < blk_t::in_size; ++i) used[std::size_t(&blk.weight(o, i) - w)] = true;
+    for (std::size_t k = 0; k < used.size(); ++k) zero = zero && (used[k] || w[k] == 0);
     for (std::size_t o = blk_t::out_size; o < tg::padded<typename blk_t::value_type>(blk_t::out_size); ++o)
       zero = zero && blk.data(tg::simd::bias_c)[o] == 0;
   };

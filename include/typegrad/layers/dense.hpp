@@ -13,22 +13,30 @@
 
 namespace typegrad {
 
-/// Parameters of a dense layer: W [Out, In] (PyTorch nn.Linear order) and b [Out].
-/// Rows of W are padded to whole SIMD registers; the padding is always zero.
-template <class T, std::size_t In, std::size_t Out>
+/// Parameters of a dense layer: W [Out, In] (PyTorch nn.Linear order) and b [Out]. The storage
+/// is output-major (rows of W, padded to whole SIMD registers) or, with InputMajor, input-major
+/// (columns of W, padded likewise): the layout the layer's kernels sweep contiguously. The
+/// padding is always zero, and `weight(o, i)` hides the layout.
+template <class T, std::size_t In, std::size_t Out, bool InputMajor = false>
 struct dense_parameters {
   using value_type = T;
   static constexpr std::size_t in_size = In, out_size = Out;
-  static constexpr std::size_t row_stride = padded<T>(In);
+  static constexpr bool input_major = InputMajor;
+  /// Distance between consecutive rows of storage (a row is an output, or an input if InputMajor).
+  static constexpr std::size_t row_stride = InputMajor ? padded<T>(Out) : padded<T>(In);
   static constexpr std::size_t parameter_blocks = 2;  // weight, bias
 
-  alignas(alignment) T w_[Out * row_stride] = {};
+  alignas(alignment) T w_[(InputMajor ? In : Out) * row_stride] = {};
   alignas(alignment) T b_[padded<T>(Out)] = {};
 
-  constexpr T& weight(std::size_t o, std::size_t i) noexcept { return w_[o * row_stride + i]; }
-  constexpr const T& weight(std::size_t o, std::size_t i) const noexcept { return w_[o * row_stride + i]; }
+  constexpr T& weight(std::size_t o, std::size_t i) noexcept { return w_[index(o, i)]; }
+  constexpr const T& weight(std::size_t o, std::size_t i) const noexcept { return w_[index(o, i)]; }
   constexpr T& bias(std::size_t o) noexcept { return b_[o]; }
   constexpr const T& bias(std::size_t o) const noexcept { return b_[o]; }
+
+  /// Length of block P's padded storage (0 = weight, 1 = bias).
+  static constexpr std::size_t padded_size(simd::param_c<0>) noexcept { return sizeof(w_) / sizeof(T); }
+  static constexpr std::size_t padded_size(simd::param_c<1>) noexcept { return padded<T>(Out); }
 
   /// Raw padded storage of block P (0 = weight, 1 = bias), for optimizers and I/O.
   constexpr T* data(simd::param_c<0>) noexcept { return w_; }
@@ -51,16 +59,35 @@ struct dense_parameters {
   }
   static constexpr std::size_t count() noexcept { return Out * In + Out; }
   friend constexpr bool operator==(const dense_parameters&, const dense_parameters&) = default;
+
+ private:
+  static constexpr std::size_t index(std::size_t o, std::size_t i) noexcept {
+    return InputMajor ? i * row_stride + o : o * row_stride + i;
+  }
 };
 
 namespace detail {
+// The first layer never propagates a gradient to its input, so it can store W input-major and
+// run its forward pass as In register-wide axpys (no horizontal sums) whenever that is no more
+// work than Out dot products plus their reductions (≈ 20 operations per register of outputs).
+template <class T, std::size_t In, std::size_t Out>
+constexpr bool prefer_input_major() noexcept {
+  constexpr std::size_t L = lanes<T>;
+  constexpr std::size_t out_regs = (Out + L - 1) / L, in_regs = (In + L - 1) / L;
+  return In * out_regs <= Out * in_regs + 20 * out_regs;
+}
+}  // namespace detail
 
-/// dense<Out, Act> bound to a scalar type and an input size by the network.
-template <class T, std::size_t In, std::size_t Out, class Act>
+namespace detail {
+
+/// dense<Out, Act> bound to a scalar type and an input size by the network; InputMajor for a
+/// first layer whose weights are stored input-major.
+template <class T, std::size_t In, std::size_t Out, class Act, bool InputMajor = false>
 struct dense_layer {
   using value_type = T;
   using activation_type = Act;
-  using parameters = dense_parameters<T, In, Out>;
+  using parameters = dense_parameters<T, In, Out, InputMajor>;
+  static constexpr bool input_major = InputMajor;
   static constexpr std::size_t in_size = In, out_size = Out;
   // Whether backward takes f' from the output y (no z kept: forward applies f in place).
   static constexpr bool slope_from_output = [] {
@@ -77,16 +104,27 @@ struct dense_layer {
     for (std::size_t o = 0; o < Out; ++o) p.bias(o) = static_cast<T>(init.bias(rng, double(In), double(Out)));
   }
 
+  template <std::size_t B>
+  static void linear_rows(const parameters& p, const T* X, T* Z) noexcept {
+    if constexpr (InputMajor) simd::dense_forward_input_major<T, B, In, Out>(p.w_, p.b_, X, Z);
+    else simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Z);
+  }
+  template <std::size_t B>
+  static void linear_fm(const parameters& p, const T* Xt, T* Zt) noexcept {
+    if constexpr (InputMajor) simd::dense_forward_fm_input_major<T, B, In, Out>(p.w_, p.b_, Xt, Zt);
+    else simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Zt);
+  }
+
   /// Y = f(X Wᵀ + b) for B padded rows; Z receives the pre-activation when it is kept.
   template <std::size_t B>
   static void forward(const parameters& p, const T* X, T* Z, T* Y) noexcept {
     if constexpr (Act::is_identity) {
-      simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Y);
+      linear_rows<B>(p, X, Y);
     } else if constexpr (slope_from_output) {
-      simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Y);
+      linear_rows<B>(p, X, Y);
       simd::activation_forward<Act, T, B, Out>(Y, Y);
     } else {
-      simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Z);
+      linear_rows<B>(p, X, Z);
       if constexpr (Act::is_elementwise) simd::activation_forward<Act, T, B, Out>(Z, Y);
       else softmax_forward<T, B, Out>(Z, Y);
     }
@@ -98,21 +136,28 @@ struct dense_layer {
   static void forward_fm(const parameters& p, const T* Xt, T* Zt, T* Yt) noexcept {
     static_assert(Act::is_elementwise);
     if constexpr (Act::is_identity) {
-      simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Yt);
+      linear_fm<B>(p, Xt, Yt);
     } else if constexpr (slope_from_output) {
-      simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Yt);
+      linear_fm<B>(p, Xt, Yt);
       simd::activation_forward<Act, T, Out, B>(Yt, Yt);
     } else {
-      simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Zt);
+      linear_fm<B>(p, Xt, Zt);
       simd::activation_forward<Act, T, Out, B>(Zt, Yt);
     }
   }
-  /// Feature-major backward: dYt becomes dZt in place; Xr is the input row-major.
+  /// Feature-major backward: dYt becomes dZt in place; Xr is the input row-major, Xt the input
+  /// feature-major, and scratch has room for B padded rows of Out.
   template <std::size_t B, bool NeedDx, class Update>
-  static void backward_fm(parameters& p, const T* Xr, const T* Zt, const T* Yt, T* dYt, T* dXt, Update& update) noexcept {
+  static void backward_fm(parameters& p, const T* Xr, const T* Xt, const T* Zt, const T* Yt, T* dYt, T* dXt,
+                          T* scratch, Update& update) noexcept {
     if constexpr (slope_from_output) simd::activation_backward<Act, T, Out, B, true>(Yt, dYt);
     else if constexpr (!Act::is_identity) simd::activation_backward<Act, T, Out, B>(Zt, dYt);
-    simd::dense_backward_fm<T, B, In, Out, NeedDx>(p.w_, p.b_, Xr, dYt, dXt, update);
+    if constexpr (InputMajor) {
+      static_assert(!NeedDx, "typegrad: input-major weights are only chosen for the first layer");
+      simd::dense_backward_fm_input_major<T, B, In, Out>(p.w_, p.b_, Xt, dYt, scratch, update);
+    } else {
+      simd::dense_backward_fm<T, B, In, Out, NeedDx>(p.w_, p.b_, Xr, dYt, dXt, update);
+    }
   }
 
   /// dY (dL/dY on entry) becomes dL/dZ; then the fused sweep writes dX (when NeedDx) and updates.
@@ -124,7 +169,12 @@ struct dense_layer {
       if constexpr (Act::is_elementwise) simd::activation_backward<Act, T, B, Out>(Z, dY);
       else softmax_backward<T, B, Out>(Y, dY);
     }
-    simd::dense_backward<T, B, In, Out, NeedDx>(p.w_, p.b_, X, dY, dX, update);
+    if constexpr (InputMajor) {
+      static_assert(!NeedDx, "typegrad: input-major weights are only chosen for the first layer");
+      simd::dense_backward_input_major<T, B, In, Out>(p.w_, p.b_, X, dY, update);
+    } else {
+      simd::dense_backward<T, B, In, Out, NeedDx>(p.w_, p.b_, X, dY, dX, update);
+    }
   }
 };
 
@@ -140,8 +190,8 @@ struct dense {
   static constexpr std::size_t out_size = Out;
   /// The declared input size, or 0 when it is taken from the previous layer.
   static constexpr std::size_t declared_in_size = 0;
-  template <class T, std::size_t In>
-  using bind = detail::dense_layer<T, In, Out, Act>;
+  template <class T, std::size_t In, bool IsFirst = false>
+  using bind = detail::dense_layer<T, In, Out, Act, IsFirst && detail::prefer_input_major<T, In, Out>()>;
 };
 
 /// A dense layer that states its input size, like PyTorch's nn.Linear(In, Out): the network

@@ -113,7 +113,7 @@ template <class T, std::size_t Index, class Previous, class Spec, class... Rest>
 struct layer_chain<T, Index, Previous, Spec, Rest...> {
   static constexpr std::size_t in = Previous::out_size;
   static_assert(check_link<Index, Spec, Previous>());
-  using layer = typename Spec::template bind<T, in>;
+  using layer = typename Spec::template bind<T, in, Index == 0>;
   using type = decltype(std::tuple_cat(std::declval<std::tuple<layer>>(),
                                        std::declval<typename layer_chain<T, Index + 1, Spec, Rest...>::type>()));
 };
@@ -149,7 +149,7 @@ struct workspace_impl<std::tuple<Layers...>, std::index_sequence<I...>> {
     static constexpr bool feature_major = use_feature_major<T, B, Layers...>;
     static constexpr std::size_t first_in = std::tuple_element_t<0, std::tuple<Layers...>>::in_size;
     static constexpr std::size_t last_out = std::tuple_element_t<sizeof...(Layers) - 1, std::tuple<Layers...>>::out_size;
-    static constexpr std::size_t widest_in = std::max({Layers::in_size...});
+    static constexpr std::size_t widest = std::max({Layers::in_size..., Layers::out_size...});
     buffer<T, B * padded<T>(first_in)> input;                                  // row-major, padded
     hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>>>...> out;  // layer outputs
     hana::tuple<buffer<T, Layers::keeps_preactivation ? batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>> : 1>...> pre;
@@ -157,7 +157,7 @@ struct workspace_impl<std::tuple<Layers...>, std::index_sequence<I...>> {
     // Feature-major only: the input transposed, a row-major scratch for a layer's input, and the
     // network output and its gradient row-major for the loss.
     buffer<T, feature_major ? first_in * padded<T>(B) : 1> input_t;
-    buffer<T, feature_major ? B * padded<T>(widest_in) : 1> rows;
+    buffer<T, feature_major ? B * padded<T>(widest) : 1> rows;  // also the first layer's dZ rows
     buffer<T, feature_major ? B * padded<T>(last_out) : 1> y_rows, dy_rows;
   };
 };
@@ -289,13 +289,15 @@ class network {
       auto&& layer_update = detail::layer_updater<i>(update);
       if constexpr (workspace<B>::feature_major) {
         const value_type* xr = ws.input.data;
+        const value_type* xt = ws.input_t.data;
         if constexpr (i > 0) {
-          simd::features_to_rows<value_type, B, layer_t<i>::in_size>(hana::at_c<i - 1>(ws.out).data, ws.rows.data);
+          xt = hana::at_c<i - 1>(ws.out).data;
+          simd::features_to_rows<value_type, B, layer_t<i>::in_size>(xt, ws.rows.data);
           xr = ws.rows.data;
         }
-        layer_t<i>::template backward_fm<B, need_dx>(get<i>(params_), xr, hana::at_c<i>(ws.pre).data,
+        layer_t<i>::template backward_fm<B, need_dx>(get<i>(params_), xr, xt, hana::at_c<i>(ws.pre).data,
                                                      hana::at_c<i>(ws.out).data, hana::at_c<i>(ws.grad).data, dx,
-                                                     layer_update);
+                                                     ws.rows.data, layer_update);
       } else {
         layer_t<i>::template backward<B, need_dx>(get<i>(params_), layer_input(ws, hana::size_c<i>),
                                                   hana::at_c<i>(ws.pre).data, hana::at_c<i>(ws.out).data,

@@ -37,10 +37,7 @@ namespace detail {
 // Length of the padded storage of block P of a layer's parameters (its registers, end to end).
 template <class Block, std::size_t P>
 constexpr std::size_t padded_block_size() noexcept {
-  using T = typename Block::value_type;
-  if constexpr (requires { Block::padded_size(simd::param_c<P>{}); }) return Block::padded_size(simd::param_c<P>{});
-  else if constexpr (P == 0) return Block::out_size * Block::row_stride;
-  else return padded<T>(Block::out_size);
+  return Block::padded_size(simd::param_c<P>{});
 }
 
 /// Calls f(layer_c, param_c, offset) for every SIMD register of every parameter block, in layer

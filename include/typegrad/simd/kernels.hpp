@@ -173,6 +173,89 @@ inline void activation_backward(const T* Z, T* dY) noexcept {
   }
 }
 
+/// Z = X Wᵀ + b for B rows with W stored input-major ([In][padded(Out)]): per sample, In
+/// register-wide axpys over the outputs, up to 8 registers of outputs held at a time.
+template <class T, std::size_t B, std::size_t In, std::size_t Out>
+inline void dense_forward_input_major(const T* __restrict W, const T* __restrict bias, const T* __restrict X,
+                                      T* __restrict Z) noexcept {
+  constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), chunks = out_p / L;
+  constexpr std::size_t block = chunks < 8 ? chunks : 8;
+  for (std::size_t b = 0; b < B; ++b) {
+    const T* x = X + b * in_p;
+    T* z = Z + b * out_p;
+    auto run = [&]<std::size_t C>(std::size_t c0) {
+      batch<T> acc[C];
+      for (std::size_t c = 0; c < C; ++c) acc[c] = batch<T>::load_aligned(bias + (c0 + c) * L);
+      for (std::size_t i = 0; i < In; ++i) {
+        const batch<T> xi(x[i]);
+        for (std::size_t c = 0; c < C; ++c)
+          acc[c] = xsimd::fma(xi, batch<T>::load_aligned(W + i * out_p + (c0 + c) * L), acc[c]);
+      }
+      for (std::size_t c = 0; c < C; ++c) acc[c].store_aligned(z + (c0 + c) * L);
+    };
+    std::size_t c0 = 0;
+    for (; c0 + block <= chunks; c0 += block) run.template operator()<block>(c0);
+    if constexpr (chunks % block != 0) run.template operator()<chunks % block>(c0);
+  }
+}
+
+/// Fused gradient + update for input-major W and B rows (the first layer: no dX).
+template <class T, std::size_t B, std::size_t In, std::size_t Out, class Update>
+inline void dense_backward_input_major(T* __restrict W, T* __restrict bias, const T* __restrict X,
+                                       const T* __restrict dZ, Update& update) noexcept {
+  constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), chunks = out_p / L;
+  constexpr bool writes = std::remove_cvref_t<Update>::writes_parameters;
+  for (std::size_t c = 0; c < chunks; ++c) {
+    batch<T> dz[B];
+    for (std::size_t b = 0; b < B; ++b) dz[b] = batch<T>::load_aligned(dZ + b * out_p + c * L);
+    for (std::size_t i = 0; i < In; ++i) {
+      auto g = batch<T>(X[i]) * dz[0];
+      for (std::size_t b = 1; b < B; ++b) g = xsimd::fma(batch<T>(X[b * in_p + i]), dz[b], g);
+      T* wp = W + i * out_p + c * L;
+      const auto w_new = update.update(weight_c, i * out_p + c * L, batch<T>::load_aligned(wp), g);
+      if constexpr (writes) w_new.store_aligned(wp);
+    }
+    auto gb = dz[0];
+    for (std::size_t b = 1; b < B; ++b) gb += dz[b];
+    const auto b_new = update.update(bias_c, c * L, batch<T>::load_aligned(bias + c * L), gb);
+    if constexpr (writes) b_new.store_aligned(bias + c * L);
+  }
+}
+
+/// Batched forward, feature-major, input-major W: Zᵀ = W Xᵀ + b.
+template <class T, std::size_t B, std::size_t In, std::size_t Out>
+inline void dense_forward_fm_input_major(const T* __restrict W, const T* __restrict bias, const T* __restrict Xt,
+                                         T* __restrict Zt) noexcept {
+  constexpr std::size_t L = lanes<T>, out_p = padded<T>(Out), bp = padded<T>(B);
+  gemm<T, Out, bp / L, In, 1, out_p, bp>(
+      W, Xt, [&](std::size_t r, std::size_t) { return batch<T>(bias[r]); },
+      [&](std::size_t r, std::size_t c, const batch<T>& acc) { acc.store_aligned(Zt + r * bp + c * L); });
+}
+
+/// Batched fused gradient + update, feature-major, input-major W (first layer: no dX). dZ_rows
+/// is scratch for dZ row-major; each tile g[i][o-chunk] = Σ_b Xᵀ[i][b] dZ[b][o-chunk] goes
+/// straight through the update policy.
+template <class T, std::size_t B, std::size_t In, std::size_t Out, class Update>
+inline void dense_backward_fm_input_major(T* __restrict W, T* __restrict bias, const T* __restrict Xt,
+                                          const T* __restrict dZt, T* __restrict dZ_rows, Update& update) noexcept {
+  constexpr std::size_t L = lanes<T>, out_p = padded<T>(Out), bp = padded<T>(B);
+  constexpr bool writes = std::remove_cvref_t<Update>::writes_parameters;
+  features_to_rows<T, B, Out>(dZt, dZ_rows);
+  gemm<T, In, out_p / L, B, bp, 1, out_p>(
+      Xt, dZ_rows, [](std::size_t, std::size_t) { return batch<T>(T(0)); },
+      [&](std::size_t r, std::size_t c, const batch<T>& g) {
+        T* wp = W + r * out_p + c * L;
+        const auto w_new = update.update(weight_c, r * out_p + c * L, batch<T>::load_aligned(wp), g);
+        if constexpr (writes) w_new.store_aligned(wp);
+      });
+  for (std::size_t c = 0; c < out_p; c += L) {
+    auto g = batch<T>::load_aligned(dZ_rows + c);
+    for (std::size_t b = 1; b < B; ++b) g += batch<T>::load_aligned(dZ_rows + b * out_p + c);
+    const auto b_new = update.update(bias_c, c, batch<T>::load_aligned(bias + c), g);
+    if constexpr (writes) b_new.store_aligned(bias + c);
+  }
+}
+
 /// Batched forward, feature-major: Zᵀ = W Xᵀ + b for B ≥ lanes samples. Xt is [In][padded(B)],
 /// Zt is [Out][padded(B)]; padding columns hold b (finite) and are never read as samples.
 template <class T, std::size_t B, std::size_t In, std::size_t Out>
