@@ -145,3 +145,23 @@ TEMPLATE_TEST_CASE("slopes taken from the output equal the derived derivatives",
     REQUIRE(TestType::slope_at_output(y) == Approx(TestType::slope(z)).epsilon(1e-12).margin(1e-14));
   }
 }
+
+TEST_CASE("single-precision tanh (rational approximation) is accurate", "[expr][activation]") {
+  // Stated accuracy: within 3e-7 relative and absolute (a few ulp) of tanh computed in double, over a
+  // dense grid of [-10, 10] and near zero; odd; saturated to within a few ulp of ±1.
+  double worst_rel = 0, worst_abs = 0;
+  for (int k = -200000; k <= 200000; ++k) {
+    const float x = float(k) * 5e-5f;
+    const double exact = std::tanh(double(x));
+    const double got = tg::tanh::value(x);
+    worst_abs = std::max(worst_abs, std::abs(got - exact));
+    if (std::abs(exact) > 1e-30) worst_rel = std::max(worst_rel, std::abs(got - exact) / std::abs(exact));
+    REQUIRE(tg::tanh::value(-x) == -tg::tanh::value(x));
+  }
+  INFO("worst relative " << worst_rel << ", worst absolute " << worst_abs);
+  REQUIRE(worst_abs <= 3e-7);
+  REQUIRE(worst_rel <= 3e-7);
+  REQUIRE(std::abs(tg::tanh::value(9.0f) - 1.0f) <= 3e-7f);  // saturated to within a few ulp
+  REQUIRE(std::abs(tg::tanh::value(-50.0f) + 1.0f) <= 3e-7f);
+  REQUIRE(tg::tanh::value(1e-20f) == 1e-20f);
+}

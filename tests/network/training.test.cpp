@@ -190,3 +190,33 @@ TEST_CASE("non-finite values are detectable", "[network][train]") {
   tg::train_step(net, tg::mse{}, opt, x, t);
   REQUIRE_FALSE((std::isfinite(loss) && net.is_finite()));
 }
+
+TEMPLATE_TEST_CASE("sigmoid + binary cross-entropy: the fused gradient equals the derived one", "[network][loss]",
+                   float, double) {
+  // The same loss expression without the fusion: every derivative derived, sigmoid's included.
+  using unfused_bce = tg::elementwise_loss<tg::binary_cross_entropy::expression>;
+  STATIC_REQUIRE(tg::binary_cross_entropy::fuses_activation<tg::sigmoid>);
+  STATIC_REQUIRE_FALSE(tg::binary_cross_entropy::fuses_activation<tg::tanh>);
+  using net_t = tg::network<tg::input<7, TestType>, tg::dense<9, tg::tanh>, tg::dense<3, tg::sigmoid>>;
+  net_t net{tg::init::glorot_uniform{17}};
+  auto check = [&](const auto& x, const auto& t) {
+    const auto fused = tg::gradient(net, tg::binary_cross_entropy{}, x, t);
+    const auto derived = tg::gradient(net, unfused_bce{}, x, t);
+    std::vector<double> a, b;
+    fused.for_each([&](std::size_t, auto, std::size_t, std::size_t, TestType v) { a.push_back(v); });
+    derived.for_each([&](std::size_t, auto, std::size_t, std::size_t, TestType v) { b.push_back(v); });
+    const double eps = std::is_same_v<TestType, float> ? 1e-5 : 1e-12;
+    for (std::size_t i = 0; i < a.size(); ++i) REQUIRE(a[i] == Approx(b[i]).epsilon(eps).margin(eps));
+    REQUIRE(tg::loss_value(net, tg::binary_cross_entropy{}, x, t) == tg::loss_value(net, unfused_bce{}, x, t));
+  };
+  tg::vector<TestType, 7> x1;
+  fill(x1);
+  tg::vector<TestType, 3> t1;
+  fill_probabilities(t1);
+  check(x1, t1);
+  tg::matrix<TestType, 24, 7> x24;  // the feature-major path too
+  fill(x24, 1.0);
+  tg::matrix<TestType, 24, 3> t24;
+  fill_probabilities(t24, 2.0);
+  check(x24, t24);
+}

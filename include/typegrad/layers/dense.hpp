@@ -147,10 +147,12 @@ struct dense_layer {
   }
   /// Feature-major backward: dYt becomes dZt in place; Xr is the input row-major, Xt the input
   /// feature-major, and scratch has room for B padded rows of Out.
-  template <std::size_t B, bool NeedDx, class Update>
+  /// With ActivationDone, dYt already is dL/dZ (the loss fused the activation's derivative).
+  template <std::size_t B, bool NeedDx, class Update, bool ActivationDone = false>
   static void backward_fm(parameters& p, const T* Xr, const T* Xt, const T* Zt, const T* Yt, T* dYt, T* dXt,
                           T* scratch, Update& update) noexcept {
-    if constexpr (slope_from_output) simd::activation_backward<Act, T, Out, B, true>(Yt, dYt);
+    if constexpr (ActivationDone) {
+    } else if constexpr (slope_from_output) simd::activation_backward<Act, T, Out, B, true>(Yt, dYt);
     else if constexpr (!Act::is_identity) simd::activation_backward<Act, T, Out, B>(Zt, dYt);
     if constexpr (InputMajor) {
       static_assert(!NeedDx, "typegrad: input-major weights are only chosen for the first layer");
@@ -161,9 +163,10 @@ struct dense_layer {
   }
 
   /// dY (dL/dY on entry) becomes dL/dZ; then the fused sweep writes dX (when NeedDx) and updates.
-  template <std::size_t B, bool NeedDx, class Update>
+  template <std::size_t B, bool NeedDx, class Update, bool ActivationDone = false>
   static void backward(parameters& p, const T* X, const T* Z, const T* Y, T* dY, T* dX, Update& update) noexcept {
-    if constexpr (slope_from_output) {
+    if constexpr (ActivationDone) {
+    } else if constexpr (slope_from_output) {
       simd::activation_backward<Act, T, B, Out, true>(Y, dY);
     } else if constexpr (!Act::is_identity) {
       if constexpr (Act::is_elementwise) simd::activation_backward<Act, T, B, Out>(Z, dY);

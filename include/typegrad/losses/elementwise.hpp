@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include <typegrad/activations/builtin.hpp>
 #include <typegrad/core/config.hpp>
 #include <typegrad/core/tensor.hpp>
 #include <typegrad/expr/expr.hpp>
@@ -66,8 +67,9 @@ struct elementwise_loss {
  private:
   template <class T>
   static simd::batch<T> lane_index() noexcept {
-    alignas(alignment) T index[lanes<T>];
-    for (std::size_t j = 0; j < lanes<T>; ++j) index[j] = T(j);
+    // 0, 1, 2, ... in a constant table (one load, no stores on the way to the mask).
+    alignas(alignment) static constexpr T index[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static_assert(lanes<T> <= 16);
     return simd::batch<T>::load_aligned(index);
   }
 };
@@ -88,7 +90,25 @@ struct mse : elementwise_loss<decltype((detail::py{} - detail::pt{}) * (detail::
 /// with the logarithms clamped at −100 as in PyTorch's nn.BCELoss.
 struct binary_cross_entropy
     : elementwise_loss<decltype(-(detail::pt{} * detail::clamped_log_y{} +
-                                  (detail::constant<1>{} - detail::pt{}) * detail::clamped_log_1my{}))> {};
+                                  (detail::constant<1>{} - detail::pt{}) * detail::clamped_log_1my{}))> {
+  /// After a sigmoid the chain rule collapses: dL/dz = (y − t) / (B·Out). train_step then skips
+  /// the sigmoid's backward and the loss gradient needs no logarithm or division (the loss value
+  /// still does, off the backward's critical path). Tested equal to the derived gradient.
+  template <class Act>
+  static constexpr bool fuses_activation = std::is_same_v<Act, sigmoid>;
+
+  template <class T, std::size_t B, std::size_t Out, class Target>
+  static T evaluate_fused(const T* Y, const Target& target, T* dZ) noexcept {
+    constexpr std::size_t stride = padded<T>(Out);
+    constexpr T scale = T(1) / T(B * Out);
+    const T* tp = target.data();
+    for (std::size_t b = 0; b < B; ++b) {
+      for (std::size_t i = 0; i < Out; ++i) dZ[b * stride + i] = (Y[b * stride + i] - tp[b * Out + i]) * scale;
+      for (std::size_t i = Out; i < stride; ++i) dZ[b * stride + i] = T(0);
+    }
+    return evaluate<T, B, Out>(Y, target, static_cast<T*>(nullptr));
+  }
+};
 
 /// Binary cross-entropy on logits z, in the stable form max(z, 0) − z t + log(1 + e^−|z|)
 /// (PyTorch's nn.BCEWithLogitsLoss); its derived gradient is sigmoid(z) − t.

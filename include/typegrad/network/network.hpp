@@ -275,8 +275,10 @@ class network {
   }
 
   /// Backward pass from the loss gradient in output_gradient(ws), last layer first; each layer's
-  /// parameters go through `update` in the same sweep that produces their gradient.
-  template <std::size_t B, class Update>
+  /// parameters go through `update` in the same sweep that produces their gradient. With
+  /// LossFusedActivation, the gradient given is already dL/dz of the last layer (the loss
+  /// fused the last activation's derivative, e.g. sigmoid + binary cross-entropy).
+  template <std::size_t B, class Update, bool LossFusedActivation = false>
   void backward(workspace<B>& ws, Update& update) noexcept {
     if constexpr (workspace<B>::feature_major)
       simd::rows_to_features<value_type, B, out_size, padded<value_type>(out_size)>(
@@ -284,9 +286,10 @@ class network {
     for_each_layer([&](auto J) {
       constexpr std::size_t i = depth - 1 - decltype(J)::value;
       constexpr bool need_dx = i > 0;
+      constexpr bool fused = LossFusedActivation && i == depth - 1;
       value_type* dx = nullptr;
       if constexpr (need_dx) dx = hana::at_c<i - 1>(ws.grad).data;
-      auto&& layer_update = detail::layer_updater<i>(update);
+      decltype(auto) layer_update = detail::layer_updater<i>(update);
       if constexpr (workspace<B>::feature_major) {
         const value_type* xr = ws.input.data;
         const value_type* xt = ws.input_t.data;
@@ -295,11 +298,11 @@ class network {
           simd::features_to_rows<value_type, B, layer_t<i>::in_size>(xt, ws.rows.data);
           xr = ws.rows.data;
         }
-        layer_t<i>::template backward_fm<B, need_dx>(get<i>(params_), xr, xt, hana::at_c<i>(ws.pre).data,
+        layer_t<i>::template backward_fm<B, need_dx, std::remove_reference_t<decltype(layer_update)>, fused>(get<i>(params_), xr, xt, hana::at_c<i>(ws.pre).data,
                                                      hana::at_c<i>(ws.out).data, hana::at_c<i>(ws.grad).data, dx,
                                                      ws.rows.data, layer_update);
       } else {
-        layer_t<i>::template backward<B, need_dx>(get<i>(params_), layer_input(ws, hana::size_c<i>),
+        layer_t<i>::template backward<B, need_dx, std::remove_reference_t<decltype(layer_update)>, fused>(get<i>(params_), layer_input(ws, hana::size_c<i>),
                                                   hana::at_c<i>(ws.pre).data, hana::at_c<i>(ws.out).data,
                                                   hana::at_c<i>(ws.grad).data, dx, layer_update);
       }

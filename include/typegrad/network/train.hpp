@@ -81,6 +81,24 @@ struct gradient_sink {
   }
 };
 
+/// True when the loss computes dL/dz of the network's last layer itself (see binary_cross_entropy).
+template <class Loss, class Net>
+inline constexpr bool loss_fuses_last_activation = [] {
+  using act = typename Net::template layer_t<Net::depth - 1>::activation_type;
+  if constexpr (requires { Loss::template fuses_activation<act>; }) return Loss::template fuses_activation<act>;
+  else return false;
+}();
+
+// Evaluates the loss and writes its gradient: dL/dy, or dL/dz when the loss fuses the activation.
+template <class Net, class Loss, std::size_t B, class Target>
+typename Net::value_type loss_and_gradient(typename Net::template workspace<B>& ws, const Target& t) noexcept {
+  using T = typename Net::value_type;
+  if constexpr (loss_fuses_last_activation<Loss, Net>)
+    return Loss::template evaluate_fused<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
+  else
+    return Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
+}
+
 template <class Opt>
 constexpr bool needs_full_gradient_impl() {
   if constexpr (requires { std::remove_cvref_t<Opt>::needs_full_gradient; })
@@ -115,17 +133,18 @@ typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x,
   constexpr std::size_t B = rows_of<X>;
   typename Net::template workspace<B> ws;
   net.template forward<B>(ws, x.data());
-  const T loss = Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
+  const T loss = detail::loss_and_gradient<Net, Loss, B>(ws, t);
+  constexpr bool fused = detail::loss_fuses_last_activation<Loss, Net>;
   if constexpr (requires { opt.begin_step(); }) opt.begin_step();
   if constexpr (detail::needs_full_gradient<Opt>) {
     // E.g. clipping by global norm: the norm needs every gradient before any update, so the
     // gradient is collected first and handed over whole (fusion is kept whenever this is off).
     typename Net::parameters_type grad{};
     detail::gradient_sink<typename Net::parameters_type> sink{&grad};
-    net.template backward<B>(ws, sink);
+    net.template backward<B, decltype(sink), fused>(ws, sink);
     opt.apply(net.parameters(), grad);
   } else {
-    net.template backward<B>(ws, opt);
+    net.template backward<B, Opt, fused>(ws, opt);
   }
   return loss;
 }
@@ -142,15 +161,14 @@ typename Net::value_type train_step(Net& net, const Loss& loss, Opt&& opt, const
 template <network_type Net, loss_function Loss, tensor X, class Target>
   requires(detail::check_call<Net, Loss, X, Target>())
 typename Net::parameters_type gradient(const Net& net, const Loss&, const X& x, const Target& t) noexcept {
-  using T = typename Net::value_type;
   constexpr std::size_t B = rows_of<X>;
   typename Net::parameters_type grad{};
   typename Net::template workspace<B> ws;
   net.template forward<B>(ws, x.data());
-  Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
+  detail::loss_and_gradient<Net, Loss, B>(ws, t);
   detail::gradient_sink<typename Net::parameters_type> sink{&grad};
   // The sink never writes parameters (writes_parameters = false), so the const_cast is only a formality.
-  const_cast<Net&>(net).template backward<B>(ws, sink);
+  const_cast<Net&>(net).template backward<B, decltype(sink), detail::loss_fuses_last_activation<Loss, Net>>(ws, sink);
   return grad;
 }
 

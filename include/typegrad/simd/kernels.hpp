@@ -95,7 +95,15 @@ inline void dense_forward(const T* __restrict W, const T* __restrict bias, const
       }
       (transpose_sum<T>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
     }
-    if constexpr (Out % L != 0) {
+    if constexpr (Out % L != 0 && Out % L <= 2) {
+      // One or two rows left: their own horizontal sums are cheaper than a transposing one.
+      for (; o < Out; ++o) {
+        auto acc = batch<T>(T(0));
+        for (std::size_t c = 0; c < chunks; ++c)
+          acc = xsimd::fma(batch<T>::load_aligned(W + o * in_p + c * L), batch<T>::load_aligned(x + c * L), acc);
+        z[o] = xsimd::hadd(acc) + bias[o];
+      }
+    } else if constexpr (Out % L != 0) {
       // The last Out % L rows as one group; the missing rows' sums are zero.
       batch<T> acc[L];
       for (std::size_t j = 0; j < L; ++j) acc[j] = batch<T>(T(0));
@@ -205,21 +213,32 @@ inline void dense_backward_input_major(T* __restrict W, T* __restrict bias, cons
                                        const T* __restrict dZ, Update& update) noexcept {
   constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), chunks = out_p / L;
   constexpr bool writes = std::remove_cvref_t<Update>::writes_parameters;
-  for (std::size_t c = 0; c < chunks; ++c) {
-    batch<T> dz[B];
-    for (std::size_t b = 0; b < B; ++b) dz[b] = batch<T>::load_aligned(dZ + b * out_p + c * L);
+  constexpr std::size_t block = chunks < 8 ? chunks : 8;
+  // Up to 8 registers of dZ per sample stay in registers while the rows of W stream past.
+  auto run = [&]<std::size_t C>(std::size_t c0) {
+    batch<T> dz[B][C];
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t c = 0; c < C; ++c) dz[b][c] = batch<T>::load_aligned(dZ + b * out_p + (c0 + c) * L);
     for (std::size_t i = 0; i < In; ++i) {
-      auto g = batch<T>(X[i]) * dz[0];
-      for (std::size_t b = 1; b < B; ++b) g = xsimd::fma(batch<T>(X[b * in_p + i]), dz[b], g);
-      T* wp = W + i * out_p + c * L;
-      const auto w_new = update.update(weight_c, i * out_p + c * L, batch<T>::load_aligned(wp), g);
-      if constexpr (writes) w_new.store_aligned(wp);
+      for (std::size_t c = 0; c < C; ++c) {
+        auto g = batch<T>(X[i]) * dz[0][c];
+        for (std::size_t b = 1; b < B; ++b) g = xsimd::fma(batch<T>(X[b * in_p + i]), dz[b][c], g);
+        const std::size_t off = i * out_p + (c0 + c) * L;
+        const auto w_new = update.update(weight_c, off, batch<T>::load_aligned(W + off), g);
+        if constexpr (writes) w_new.store_aligned(W + off);
+      }
     }
-    auto gb = dz[0];
-    for (std::size_t b = 1; b < B; ++b) gb += dz[b];
-    const auto b_new = update.update(bias_c, c * L, batch<T>::load_aligned(bias + c * L), gb);
-    if constexpr (writes) b_new.store_aligned(bias + c * L);
-  }
+    for (std::size_t c = 0; c < C; ++c) {
+      auto gb = dz[0][c];
+      for (std::size_t b = 1; b < B; ++b) gb += dz[b][c];
+      const std::size_t off = (c0 + c) * L;
+      const auto b_new = update.update(bias_c, off, batch<T>::load_aligned(bias + off), gb);
+      if constexpr (writes) b_new.store_aligned(bias + off);
+    }
+  };
+  std::size_t c0 = 0;
+  for (; c0 + block <= chunks; c0 += block) run.template operator()<block>(c0);
+  if constexpr (chunks % block != 0) run.template operator()<chunks % block>(c0);
 }
 
 /// Batched forward, feature-major, input-major W: Zᵀ = W Xᵀ + b.
