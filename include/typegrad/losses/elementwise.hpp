@@ -34,7 +34,9 @@ struct elementwise_loss {
   static constexpr const char* target_description = "a typegrad::vector<T, Out> (one sample) or matrix<T, B, Out>";
 
   /// Mean loss over B padded rows of predictions; writes dL/dY (padding zero) when dY is given.
-  template <class T, std::size_t B, std::size_t Out, class Target>
+  /// `Gradient` is the per-element gradient expression (another one when a loss fuses the
+  /// activation's derivative, see binary_cross_entropy).
+  template <class T, std::size_t B, std::size_t Out, class Target, class Gradient = derivative>
   static T evaluate(const T* Y, const Target& target, T* dY) noexcept {
     using V = simd::batch<T>;
     constexpr std::size_t L = lanes<T>, stride = padded<T>(Out);
@@ -48,7 +50,7 @@ struct elementwise_loss {
       for (; i + L <= Out; i += L) {
         const auto yv = V::load_aligned(y + i), tv = V::load_unaligned(tr + i);
         total_v += expr::eval(E{}, yv, tv);
-        if (dY) (expr::eval(derivative{}, yv, tv) * V(scale)).store_aligned(dY + b * stride + i);
+        if (dY) (expr::eval(Gradient{}, yv, tv) * V(scale)).store_aligned(dY + b * stride + i);
       }
       if constexpr (Out % L != 0) {
         // The last Out % L outputs as one register: the target's tail is copied into a padded
@@ -58,7 +60,7 @@ struct elementwise_loss {
         const auto valid = lane_index<T>() < V(T(Out % L));
         const auto yv = V::load_aligned(y + i), tv = V::load_aligned(t_tail);
         total_v += xsimd::select(valid, expr::eval(E{}, yv, tv), V(T(0)));
-        if (dY) xsimd::select(valid, expr::eval(derivative{}, yv, tv) * V(scale), V(T(0))).store_aligned(dY + b * stride + i);
+        if (dY) xsimd::select(valid, expr::eval(Gradient{}, yv, tv) * V(scale), V(T(0))).store_aligned(dY + b * stride + i);
       }
     }
     return xsimd::hadd(total_v) * scale;
@@ -99,14 +101,7 @@ struct binary_cross_entropy
 
   template <class T, std::size_t B, std::size_t Out, class Target>
   static T evaluate_fused(const T* Y, const Target& target, T* dZ) noexcept {
-    constexpr std::size_t stride = padded<T>(Out);
-    constexpr T scale = T(1) / T(B * Out);
-    const T* tp = target.data();
-    for (std::size_t b = 0; b < B; ++b) {
-      for (std::size_t i = 0; i < Out; ++i) dZ[b * stride + i] = (Y[b * stride + i] - tp[b * Out + i]) * scale;
-      for (std::size_t i = Out; i < stride; ++i) dZ[b * stride + i] = T(0);
-    }
-    return evaluate<T, B, Out>(Y, target, static_cast<T*>(nullptr));
+    return evaluate<T, B, Out, Target, decltype(detail::py{} - detail::pt{})>(Y, target, dZ);
   }
 };
 
