@@ -45,9 +45,11 @@ struct softmax_cross_entropy {
       const T* z = Z + b * stride;
       T m = z[0];
       for (std::size_t i = 1; i < Out; ++i) m = z[i] > m ? z[i] : m;
+      // e^(z − m) once per class, kept for the gradient; log Σ e^z computed without overflow.
+      T e[Out];
       T sum = 0;
-      for (std::size_t i = 0; i < Out; ++i) sum += std::exp(z[i] - m);
-      const T log_sum = m + std::log(sum);  // log Σ e^z, computed without overflow
+      for (std::size_t i = 0; i < Out; ++i) sum += (e[i] = std::exp(z[i] - m));
+      const T log_sum = m + std::log(sum), inv_sum = T(1) / sum;
       if constexpr (detail::is_class_index_target<Target, B>) {
         std::size_t k;
         if constexpr (std::integral<std::remove_cvref_t<Target>>) k = static_cast<std::size_t>(target);
@@ -55,7 +57,7 @@ struct softmax_cross_entropy {
         assert(k < Out && "typegrad::softmax_cross_entropy: class index out of range");
         total += log_sum - z[k];
         if (dZ)
-          for (std::size_t i = 0; i < Out; ++i) dZ[b * stride + i] = (std::exp(z[i] - log_sum) - T(i == k)) / T(B);
+          for (std::size_t i = 0; i < Out; ++i) dZ[b * stride + i] = (e[i] * inv_sum - T(i == k)) / T(B);
       } else {
         const T* tr = target.data() + b * Out;
         T t_sum = 0;
@@ -65,7 +67,7 @@ struct softmax_cross_entropy {
         }
         // d/dz_i of Σ_j t_j (lse − z_j) = p_i Σ_j t_j − t_i
         if (dZ)
-          for (std::size_t i = 0; i < Out; ++i) dZ[b * stride + i] = (std::exp(z[i] - log_sum) * t_sum - tr[i]) / T(B);
+          for (std::size_t i = 0; i < Out; ++i) dZ[b * stride + i] = (e[i] * inv_sum * t_sum - tr[i]) / T(B);
       }
       if (dZ)
         for (std::size_t i = Out; i < stride; ++i) dZ[b * stride + i] = T(0);
