@@ -124,19 +124,17 @@ int main(int argc, char** argv) {
   const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / reps;
   std::printf("inference latency: %.1f ns per patient\n", ns);
 
-  // 4. Save (with the standardisation) and reload: identical predictions.
+  // 4. Save the model with its standardisation, reload both from the file alone, and predict
+  //    on the raw test data again: the predictions must be identical.
   const auto file = std::filesystem::temp_directory_path() / "typegrad_breast_cancer.safetensors";
-  tg::weights_metadata meta{{"dataset", "breast_cancer_wisconsin_diagnostic"}};
-  for (std::size_t j = 0; j < 30; ++j) {
-    meta["mean." + std::to_string(j)] = std::to_string(model.scaler.mean[j]);
-    meta["scale." + std::to_string(j)] = std::to_string(model.scaler.scale[j]);
-  }
+  auto meta = model.scaler.to_metadata();
+  meta["dataset"] = "breast_cancer_wisconsin_diagnostic";
   tg::save_weights(model.net, file, meta);
-  net_t reloaded{tg::init::zeros{}};
-  tg::load_weights(reloaded, file);
-  const auto p2 = tg::predict<batch>(reloaded, scaled_test);
+  outcome reloaded{net_t{tg::init::zeros{}}, {}, {}, 0};
+  reloaded.scaler.from_metadata(tg::load_weights(reloaded.net, file));
+  const auto p2 = probabilities(reloaded, test);
   const bool identical = p2 == p;
-  std::printf("saved to %s and reloaded: predictions %s\n", file.string().c_str(),
+  std::printf("saved to %s (with the standardisation) and reloaded: predictions %s\n", file.string().c_str(),
               identical ? "identical" : "DIFFERENT");
   std::filesystem::remove(file);
   return identical && mean(accuracies) > 0.9 ? 0 : 1;

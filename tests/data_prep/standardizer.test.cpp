@@ -71,3 +71,32 @@ TEST_CASE("standardizer: fit uses the given training rows only", "[data][standar
   CHECK_THROWS_AS(s.fit(data, std::vector<std::size_t>{}), std::invalid_argument);
   CHECK_THROWS_AS(s.fit(data, std::vector<std::size_t>{5}), std::out_of_range);
 }
+
+TEMPLATE_TEST_CASE("standardizer: statistics round-trip exactly through weights metadata", "[data][standardizer]", float,
+                   double) {
+  tg::standardizer<TestType, 3> s;
+  s.mean = {TestType(0.1), TestType(-12345.678), TestType(3e-5)};
+  s.scale = {TestType(1) / TestType(3), TestType(7.25), TestType(1)};
+  const auto meta = s.to_metadata();
+  REQUIRE(meta.size() == 2);
+  tg::standardizer<TestType, 3> back;
+  back.from_metadata(meta);
+  REQUIRE(back.mean == s.mean);  // bit-identical: max_digits10 digits
+  REQUIRE(back.scale == s.scale);
+
+  // Bad entries throw io_error naming the key, and leave the object as it was.
+  auto bad = meta;
+  bad["standardizer.scale"] = "1,2";
+  REQUIRE_THROWS_AS(back.from_metadata(bad), tg::io_error);
+  REQUIRE_THROWS_WITH(back.from_metadata(bad), Catch::Contains("standardizer.scale"));
+  bad = meta;
+  bad["standardizer.mean"] = "1,nan,3";
+  REQUIRE_THROWS_AS(back.from_metadata(bad), tg::io_error);
+  bad = meta;
+  bad["standardizer.scale"] = "1,0,3";
+  REQUIRE_THROWS_AS(back.from_metadata(bad), tg::io_error);
+  bad.erase("standardizer.mean");
+  REQUIRE_THROWS_WITH(back.from_metadata(bad), Catch::Contains("no 'standardizer.mean'"));
+  REQUIRE(back.mean == s.mean);
+  REQUIRE(back.scale == s.scale);
+}

@@ -3,16 +3,22 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <typegrad/core/tensor.hpp>
 #include <typegrad/data/dataset.hpp>
+#include <typegrad/io/error.hpp>
 
 namespace typegrad {
 
@@ -79,7 +85,52 @@ struct standardizer {
     for (std::size_t r = 0; r < B; ++r) inverse(x.row(r));
   }
 
+  /// The statistics as text, for a weights file's metadata (save_weights(net, path, meta)):
+  /// `<prefix>mean` and `<prefix>scale`, comma-separated, with enough digits to round-trip exactly.
+  std::map<std::string, std::string> to_metadata(const std::string& prefix = "standardizer.") const {
+    return {{prefix + "mean", join(mean)}, {prefix + "scale", join(scale)}};
+  }
+  /// Reads what to_metadata wrote (e.g. the map load_weights returns). Throws io_error naming the
+  /// key when an entry is missing, has the wrong count or a bad number; the object is unchanged then.
+  void from_metadata(const std::map<std::string, std::string>& meta, const std::string& prefix = "standardizer.") {
+    const auto new_mean = split(meta, prefix + "mean"), new_scale = split(meta, prefix + "scale");
+    for (std::size_t j = 0; j < Features; ++j)
+      if (!(new_scale[j] > T(0)))
+        throw io_error("typegrad::standardizer::from_metadata: '" + prefix + "scale' entry " + std::to_string(j) +
+                       " is not positive");
+    mean = new_mean;
+    scale = new_scale;
+  }
+
  private:
+  static std::string join(const std::array<T, Features>& values) {
+    std::string out;
+    char buf[40];
+    for (std::size_t j = 0; j < Features; ++j) {
+      std::snprintf(buf, sizeof buf, "%.*g", std::numeric_limits<T>::max_digits10, static_cast<double>(values[j]));
+      out += (j ? "," : "");
+      out += buf;
+    }
+    return out;
+  }
+  static std::array<T, Features> split(const std::map<std::string, std::string>& meta, const std::string& key) {
+    const auto it = meta.find(key);
+    if (it == meta.end()) throw io_error("typegrad::standardizer::from_metadata: no '" + key + "' entry");
+    std::array<T, Features> values{};
+    const char* p = it->second.c_str();
+    for (std::size_t j = 0; j < Features; ++j) {
+      char* end = nullptr;
+      errno = 0;
+      const double v = std::strtod(p, &end);
+      if (end == p || errno == ERANGE || !std::isfinite(v) || (*end != (j + 1 < Features ? ',' : '\0')))
+        throw io_error("typegrad::standardizer::from_metadata: '" + key + "' must hold " + std::to_string(Features) +
+                       " comma-separated finite numbers (entry " + std::to_string(j) + " is bad)");
+      values[j] = static_cast<T>(v);
+      p = end + 1;
+    }
+    return values;
+  }
+
   // Two passes in double: the mean first, then squared deviations (no cancellation).
   template <class Row>
   void fit_rows(std::size_t n, Row row) {
