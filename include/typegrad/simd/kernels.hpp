@@ -158,6 +158,15 @@ inline void dense_backward(T* __restrict W, T* __restrict bias, const T* __restr
 template <class Act, class T, std::size_t B, std::size_t N>
 inline void activation_forward(const T* Z, T* Y) noexcept {
   constexpr std::size_t L = lanes<T>, n_p = padded<T>(N);
+  if constexpr (N <= 2 && L > 2) {
+    // One or two outputs (a binary or regression head): the scalar function has half the
+    // latency of a full-width transcendental, and batch-1 inference is all latency.
+    for (std::size_t b = 0; b < B; ++b) {
+      for (std::size_t i = 0; i < N; ++i) Y[b * n_p + i] = Act::value(Z[b * n_p + i]);
+      for (std::size_t i = N; i < n_p; ++i) Y[b * n_p + i] = T(0);
+    }
+    return;
+  }
   for (std::size_t b = 0; b < B; ++b) {
     for (std::size_t i = 0; i < n_p; i += L)
       Act::value(batch<T>::load_aligned(Z + b * n_p + i)).store_aligned(Y + b * n_p + i);
@@ -192,14 +201,30 @@ inline void dense_forward_input_major(const T* __restrict W, const T* __restrict
     const T* x = X + b * in_p;
     T* z = Z + b * out_p;
     auto run = [&]<std::size_t C>(std::size_t c0) {
-      batch<T> acc[C];
-      for (std::size_t c = 0; c < C; ++c) acc[c] = batch<T>::load_aligned(bias + (c0 + c) * L);
-      for (std::size_t i = 0; i < In; ++i) {
+      // With few output registers, split the sum over the inputs into S independent chains, so
+      // the FMA latency is not paid In times in a row (a batch-1 forward is latency-bound).
+      constexpr std::size_t S = C >= 4 ? 1 : 4 / C;
+      batch<T> acc[S][C];
+      for (std::size_t c = 0; c < C; ++c) {
+        acc[0][c] = batch<T>::load_aligned(bias + (c0 + c) * L);
+        for (std::size_t k = 1; k < S; ++k) acc[k][c] = batch<T>(T(0));
+      }
+      std::size_t i = 0;
+      for (; i + S <= In; i += S)
+        for (std::size_t k = 0; k < S; ++k) {
+          const batch<T> xi(x[i + k]);
+          for (std::size_t c = 0; c < C; ++c)
+            acc[k][c] = xsimd::fma(xi, batch<T>::load_aligned(W + (i + k) * out_p + (c0 + c) * L), acc[k][c]);
+        }
+      for (; i < In; ++i) {
         const batch<T> xi(x[i]);
         for (std::size_t c = 0; c < C; ++c)
-          acc[c] = xsimd::fma(xi, batch<T>::load_aligned(W + i * out_p + (c0 + c) * L), acc[c]);
+          acc[0][c] = xsimd::fma(xi, batch<T>::load_aligned(W + i * out_p + (c0 + c) * L), acc[0][c]);
       }
-      for (std::size_t c = 0; c < C; ++c) acc[c].store_aligned(z + (c0 + c) * L);
+      for (std::size_t c = 0; c < C; ++c) {
+        for (std::size_t k = 1; k < S; ++k) acc[0][c] += acc[k][c];
+        acc[0][c].store_aligned(z + (c0 + c) * L);
+      }
     };
     std::size_t c0 = 0;
     for (; c0 + block <= chunks; c0 += block) run.template operator()<block>(c0);
