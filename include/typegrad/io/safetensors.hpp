@@ -20,8 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include <typegrad/data/detail/text.hpp>
-#include <typegrad/io/detail/json.hpp>
 #include <typegrad/io/detail/message.hpp>
 #include <typegrad/io/error.hpp>
 
@@ -82,7 +83,6 @@ inline std::string shape_string(const std::vector<std::uint64_t>& shape) {
 
 namespace detail {
 
-namespace json = typegrad::detail::json;
 using typegrad::detail::message;
 
 [[noreturn]] inline void fail(std::string_view source, const std::string& what) {
@@ -95,38 +95,88 @@ inline std::uint64_t read_u64_le(const std::byte* p) noexcept {
   return v;
 }
 
-inline std::uint64_t get_unsigned(const json::value& v, std::string_view source, std::string_view who,
-                                  std::string_view what) {
-  if (!v.is_unsigned) fail(source, message({who, what, " must be a non-negative integer, got ", v.raw}));
-  return v.unsigned_value;
+/// Deeper JSON nesting is rejected: a 100 MB header of '[' would otherwise build a tree of
+/// gigabytes (the reference Rust reader stops at 128 levels).
+inline constexpr int max_json_depth = 256;
+
+// nlohmann-json is confined to the few out-of-line functions below (parse_json, the readers of
+// its values, header_json), so a program that saves or loads weights instantiates its
+// templates once instead of once per inlined call site.
+
+/// The header text as JSON, with its top-level keys checked for repeats (nlohmann-json keeps the
+/// last of repeated keys; a repeated tensor name must not pass silently).
+[[gnu::noinline]] inline nlohmann::json parse_json(std::string_view text, std::string_view source) {
+  using nlohmann::json;
+  std::set<std::string> seen;
+  std::string duplicate;
+  bool repeated = false;
+  const auto watch = [&](int depth, json::parse_event_t event, json& parsed) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= max_json_depth)
+      fail(source, message({"header is not valid JSON (nested more than ", max_json_depth, " levels deep)"}));
+    if (event == json::parse_event_t::key && depth == 1 && !repeated &&
+        !seen.insert(parsed.get_ref<const std::string&>()).second) {
+      duplicate = parsed.get_ref<const std::string&>();
+      repeated = true;
+    }
+    return true;
+  };
+  json j;
+  try {
+    j = json::parse(text.data(), text.data() + text.size(), watch);
+  } catch (const json::exception& e) {
+    fail(source, message({"header is not valid JSON (", e.what(), ")"}));
+  }
+  if (!j.is_object()) fail(source, "header is not a JSON object");
+  if (repeated) fail(source, message({"header names '", duplicate, "' more than once"}));
+  return j;
 }
 
-inline tensor_info parse_entry(const std::string& name, const json::value& v, std::size_t data_size,
-                               std::string_view source) {
-  using kind = json::value::kind;
+// The checks below read the parsed JSON through typed pointers (get_ptr) into nlohmann's plain
+// std::map / std::vector storage: its checked accessors would add throwing code to every call.
+using json_object = nlohmann::json::object_t;
+using json_array = nlohmann::json::array_t;
+
+inline const nlohmann::json* member(const json_object& object, std::string_view key) noexcept {
+  const auto it = object.find(key);
+  return it == object.end() ? nullptr : &it->second;
+}
+
+inline std::uint64_t get_unsigned(const nlohmann::json& v, std::string_view source, std::string_view who,
+                                  std::string_view what) {
+  const auto* u = v.get_ptr<const nlohmann::json::number_unsigned_t*>();
+  if (!u) fail(source, message({who, what, " must be a non-negative integer, got ", v.dump()}));
+  return *u;
+}
+
+[[gnu::noinline]] inline tensor_info parse_entry(const std::string& name, const nlohmann::json& v,
+                                                 std::size_t data_size, std::string_view source) {
   const std::string who = message({"tensor '", name, "'"});
   const auto bad = [&](std::initializer_list<typegrad::detail::message_part> what) {
     fail(source, who + message(what));
   };
-  if (v.type != kind::object) bad({": its header entry is not a JSON object"});
+  const json_object* entry = v.get_ptr<const json_object*>();
+  if (!entry) bad({": its header entry is not a JSON object"});
   tensor_info t;
   t.name = name;
 
-  const json::value* dtype = v.find("dtype");
-  if (!dtype || dtype->type != kind::string) bad({": no \"dtype\" string"});
-  t.dtype = dtype->text;
+  const nlohmann::json* dtype = member(*entry, "dtype");
+  const std::string* dtype_text = dtype ? dtype->get_ptr<const std::string*>() : nullptr;
+  if (!dtype_text) bad({": no \"dtype\" string"});
+  t.dtype = *dtype_text;
   const std::size_t esize = dtype_size(t.dtype);
   if (esize == 0) bad({": unknown dtype '", t.dtype, "'"});
 
-  const json::value* shape = v.find("shape");
-  if (!shape || shape->type != kind::array) bad({": no \"shape\" array"});
-  for (const auto& d : shape->items) t.shape.push_back(get_unsigned(d, source, who, ": every shape entry"));
+  const nlohmann::json* shape_value = member(*entry, "shape");
+  const json_array* shape = shape_value ? shape_value->get_ptr<const json_array*>() : nullptr;
+  if (!shape) bad({": no \"shape\" array"});
+  for (const auto& d : *shape) t.shape.push_back(get_unsigned(d, source, who, ": every shape entry"));
 
-  const json::value* offsets = v.find("data_offsets");
-  if (!offsets || offsets->type != kind::array || offsets->items.size() != 2)
-    bad({": \"data_offsets\" must be an array [begin, end]"});
-  t.begin = get_unsigned(offsets->items[0], source, who, ": data_offsets begin");
-  t.end = get_unsigned(offsets->items[1], source, who, ": data_offsets end");
+  const nlohmann::json* offsets_value = member(*entry, "data_offsets");
+  const json_array* offsets = offsets_value ? offsets_value->get_ptr<const json_array*>() : nullptr;
+  if (!offsets || offsets->size() != 2) bad({": \"data_offsets\" must be an array [begin, end]"});
+  t.begin = get_unsigned((*offsets)[0], source, who, ": data_offsets begin");
+  t.end = get_unsigned((*offsets)[1], source, who, ": data_offsets end");
   if (t.begin > t.end) bad({": data_offsets [", t.begin, ", ", t.end, "] end before they begin"});
   if (t.end > data_size)
     bad({": data_offsets [", t.begin, ", ", t.end, "] lie outside the data area (", data_size, " bytes)"});
@@ -144,12 +194,28 @@ inline tensor_info parse_entry(const std::string& name, const json::value& v, st
   return t;
 }
 
+/// The tensors and metadata of a parsed header, in the header's (sorted) key order.
+[[gnu::noinline]] inline void read_entries(const nlohmann::json& j, header& h, std::string_view source) {
+  for (const auto& [key, value] : *j.get_ptr<const json_object*>()) {
+    if (key == "__metadata__") {
+      const json_object* metadata = value.get_ptr<const json_object*>();
+      if (!metadata) fail(source, "\"__metadata__\" is not a JSON object");
+      for (const auto& [mk, mv] : *metadata) {
+        const std::string* text = mv.get_ptr<const std::string*>();
+        if (!text) fail(source, message({"metadata '", mk, "' is not a string (got ", mv.dump(), ")"}));
+        h.metadata.emplace(mk, *text);
+      }
+    } else {
+      h.tensors.push_back(parse_entry(key, value, h.data_size, source));
+    }
+  }
+}
+
 }  // namespace detail
 
 /// Parses and validates the safetensors file held in `file`; `source` (a path) starts every
 /// error message. Throws typegrad::io_error on any malformation.
-inline header parse(std::span<const std::byte> file, std::string_view source) {
-  namespace json = detail::json;
+[[gnu::noinline]] inline header parse(std::span<const std::byte> file, std::string_view source) {
   using detail::message;
   const auto bad = [&](std::initializer_list<typegrad::detail::message_part> what) {
     detail::fail(source, message(what));
@@ -167,35 +233,8 @@ inline header parse(std::span<const std::byte> file, std::string_view source) {
   header h;
   h.data_offset = static_cast<std::size_t>(8 + n);
   h.data_size = static_cast<std::size_t>(available - n);
-
   const std::string_view text(reinterpret_cast<const char*>(file.data() + 8), static_cast<std::size_t>(n));
-  json::value j;
-  try {
-    j = json::parser(text).parse();
-  } catch (const json::syntax_error& e) {
-    bad({"header is not valid JSON (", e.what, " at byte ", e.offset, " of the header)"});
-  }
-  if (j.type != json::value::kind::object) bad({"header is not a JSON object"});
-  // JSON parsers differ on repeated keys (most keep the last): a repeated tensor name must not pass silently.
-  std::set<std::string_view> seen;
-  for (const auto& key : j.keys)
-    if (!seen.insert(key).second) bad({"header names '", key, "' more than once"});
-
-  for (std::size_t k = 0; k < j.keys.size(); ++k) {
-    const std::string& key = j.keys[k];
-    const json::value& value = j.items[k];
-    if (key == "__metadata__") {
-      if (value.type != json::value::kind::object) bad({"\"__metadata__\" is not a JSON object"});
-      for (std::size_t m = 0; m < value.keys.size(); ++m) {
-        const json::value& mv = value.items[m];
-        if (mv.type != json::value::kind::string)
-          bad({"metadata '", value.keys[m], "' is not a string (got ", mv.raw, ")"});
-        h.metadata[value.keys[m]] = mv.text;  // a repeated key: the last one wins
-      }
-    } else {
-      h.tensors.push_back(detail::parse_entry(key, value, h.data_size, source));
-    }
-  }
+  detail::read_entries(detail::parse_json(text, source), h, source);
 
   // The ranges must tile the data area: sorted by begin, each starts where the previous ended.
   // (Sorting plain (begin, end, index) keys and then moving the entries is far less code than
@@ -233,66 +272,81 @@ struct tensor_bytes {
   std::vector<std::byte> bytes;
 };
 
-/// The file holding `tensors` (data in the order given) and `metadata`; the header is padded
-/// with spaces so the data area starts 8-byte aligned, as the reference writer does. The header
-/// is compact JSON with its keys sorted (as nlohmann-json writes it). Throws io_error for a
-/// repeated or reserved ("__metadata__") tensor name, or a name or metadata that is not UTF-8.
-inline std::vector<std::byte> serialize(const std::vector<tensor_bytes>& tensors,
-                                        const std::map<std::string, std::string>& metadata) {
-  namespace json = detail::json;
-  using detail::message;
-  constexpr std::size_t metadata_entry = std::size_t(-1);
-  std::vector<std::pair<std::string_view, std::size_t>> keys;  // top-level key, tensor index
-  std::vector<std::uint64_t> offsets;                          // data offset of each tensor
-  std::uint64_t offset = 0;
-  for (std::size_t k = 0; k < tensors.size(); ++k) {
-    if (tensors[k].name == "__metadata__")
-      throw io_error("typegrad::safetensors::serialize: the tensor name '__metadata__' is reserved");
-    keys.emplace_back(tensors[k].name, k);
-    offsets.push_back(offset);
-    offset += tensors[k].bytes.size();
-  }
-  if (!metadata.empty()) keys.emplace_back("__metadata__", metadata_entry);
-  std::sort(keys.begin(), keys.end());
-  const auto bad_string = [](const std::string& what, std::string_view s) {
-    throw io_error("typegrad::safetensors::serialize: " + what + " " + typegrad::detail::quoted_excerpt(s) +
-                   " is not valid UTF-8");
-  };
-  for (std::size_t k = 1; k < keys.size(); ++k)
-    if (keys[k].first == keys[k - 1].first)
-      throw io_error("typegrad::safetensors::serialize: the tensor name '" + std::string(keys[k].first) +
-                     "' is used twice");
+namespace detail {
 
-  std::string text = "{";
-  for (const auto& [key, k] : keys) {
-    if (text.size() > 1) text += ',';
-    if (!json::write_string(text, key)) bad_string("tensor name", key);
-    text += ':';
-    if (k == metadata_entry) {
-      text += '{';
-      bool first = true;
+/// The header of `tensors` (data in the order given) and `metadata` as compact JSON with its keys
+/// sorted (nlohmann-json's dump()); throws io_error for names that would make an unreadable file.
+[[gnu::noinline]] inline std::string header_json(const std::vector<tensor_bytes>& tensors,
+                                                 const std::map<std::string, std::string>& metadata) {
+  using nlohmann::json;
+  for (const auto& t : tensors)
+    if (t.name == "__metadata__")
+      throw io_error("typegrad::safetensors::serialize: the tensor name '__metadata__' is reserved");
+  // Built in nlohmann's own std::map / std::vector storage (see json_object above).
+  json h(json::value_t::object);
+  json_object& top = *h.get_ptr<json_object*>();
+  if (!metadata.empty()) {
+    json m(json::value_t::object);
+    for (const auto& [key, value] : metadata) m.get_ptr<json_object*>()->emplace(key, value);
+    top.emplace("__metadata__", std::move(m));
+  }
+  std::uint64_t offset = 0;
+  for (const auto& t : tensors) {
+    json entry(json::value_t::object), shape(json::value_t::array), offsets(json::value_t::array);
+    for (std::uint64_t d : t.shape) shape.get_ptr<json_array*>()->emplace_back(d);
+    offsets.get_ptr<json_array*>()->emplace_back(offset);
+    offsets.get_ptr<json_array*>()->emplace_back(offset + t.bytes.size());
+    offset += t.bytes.size();
+    json_object& e = *entry.get_ptr<json_object*>();
+    e.emplace("dtype", t.dtype);
+    e.emplace("shape", std::move(shape));
+    e.emplace("data_offsets", std::move(offsets));
+    if (!top.emplace(t.name, std::move(entry)).second)
+      throw io_error(message({"typegrad::safetensors::serialize: the tensor name '", t.name, "' is used twice"}));
+  }
+  try {
+    return h.dump();
+  } catch (const json::type_error&) {
+    // dump() refuses invalid UTF-8 without saying where: name the first offending string, in
+    // the order the header lists them.
+  }
+  const auto check = [](const char* what, const std::string& s) {
+    try {
+      (void)json(s).dump();
+    } catch (const json::type_error&) {
+      throw io_error(message({"typegrad::safetensors::serialize: ", what, " ", typegrad::detail::quoted_excerpt(s),
+                              " is not valid UTF-8"}));
+    }
+  };
+  for (const auto& [key, value] : top) {
+    check("tensor name", key);
+    if (key == "__metadata__") {
       for (const auto& [mk, mv] : metadata) {
-        if (!first) text += ',';
-        first = false;
-        if (!json::write_string(text, mk)) bad_string("metadata key", mk);
-        text += ':';
-        if (!json::write_string(text, mv)) bad_string("metadata value", mv);
+        check("metadata key", mk);
+        check("metadata value", mv);
       }
-      text += '}';
     } else {
-      const tensor_bytes& t = tensors[k];
-      text += message({"{\"data_offsets\":[", offsets[k], ",", offsets[k] + t.bytes.size(), "],\"dtype\":"});
-      if (!json::write_string(text, t.dtype)) bad_string("dtype", t.dtype);
-      text += ",\"shape\":[";
-      for (std::size_t d = 0; d < t.shape.size(); ++d) text += message({d ? "," : "", t.shape[d]});
-      text += "]}";
+      check("dtype", *value.get_ptr<const json_object*>()->find("dtype")->second.get_ptr<const std::string*>());
     }
   }
-  text += '}';
+  throw io_error("typegrad::safetensors::serialize: the header cannot be written as JSON");
+}
+
+}  // namespace detail
+
+/// The file holding `tensors` (data in the order given) and `metadata`; the header is padded
+/// with spaces so the data area starts 8-byte aligned, as the reference writer does. The header
+/// is compact JSON with its keys sorted (nlohmann-json's dump()). Throws io_error for a repeated
+/// or reserved ("__metadata__") tensor name, or a name or metadata that is not UTF-8.
+[[gnu::noinline]] inline std::vector<std::byte> serialize(const std::vector<tensor_bytes>& tensors,
+                                                          const std::map<std::string, std::string>& metadata) {
+  std::string text = detail::header_json(tensors, metadata);
   text.append((8 - text.size() % 8) % 8, ' ');
+  std::size_t size = 8 + text.size();
+  for (const auto& t : tensors) size += t.bytes.size();
 
   std::vector<std::byte> file;
-  file.reserve(8 + text.size() + offset);
+  file.reserve(size);
   for (int k = 0; k < 8; ++k)
     file.push_back(static_cast<std::byte>((static_cast<std::uint64_t>(text.size()) >> (8 * k)) & 0xff));
   for (char c : text) file.push_back(static_cast<std::byte>(c));
