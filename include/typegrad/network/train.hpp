@@ -156,19 +156,29 @@ typename Net::value_type train_step(Net& net, const Loss& loss, Opt&& opt, const
   return train_step(net, loss, o, x, t);
 }
 
+/// Writes dL/dθ into `grad` (every block is overwritten) and returns the loss, from one forward
+/// and one backward pass; typegrad::gradient and the fit loop's short batches share it.
+template <network_type Net, loss_function Loss, tensor X, class Target>
+  requires(detail::check_call<Net, Loss, X, Target>())
+typename Net::value_type gradient_into(const Net& net, const Loss&, const X& x, const Target& t,
+                                       typename Net::parameters_type& grad) noexcept {
+  constexpr std::size_t B = rows_of<X>;
+  typename Net::template workspace<B> ws;
+  net.template forward<B>(ws, x.data());
+  const auto loss = detail::loss_and_gradient<Net, Loss, B>(ws, t);
+  detail::gradient_sink<typename Net::parameters_type> sink{&grad};
+  // The sink never writes parameters (writes_parameters = false), so the const_cast is only a formality.
+  const_cast<Net&>(net).template backward<B, decltype(sink), detail::loss_fuses_last_activation<Loss, Net>>(ws, sink);
+  return loss;
+}
+
 /// dL/dθ for every parameter, in an object shaped like the parameters: `get<I>(g).weight(o, i)`.
 /// For a batch it is the gradient of the mean loss (PyTorch's convention).
 template <network_type Net, loss_function Loss, tensor X, class Target>
   requires(detail::check_call<Net, Loss, X, Target>())
-typename Net::parameters_type gradient(const Net& net, const Loss&, const X& x, const Target& t) noexcept {
-  constexpr std::size_t B = rows_of<X>;
+typename Net::parameters_type gradient(const Net& net, const Loss& loss, const X& x, const Target& t) noexcept {
   typename Net::parameters_type grad{};
-  typename Net::template workspace<B> ws;
-  net.template forward<B>(ws, x.data());
-  detail::loss_and_gradient<Net, Loss, B>(ws, t);
-  detail::gradient_sink<typename Net::parameters_type> sink{&grad};
-  // The sink never writes parameters (writes_parameters = false), so the const_cast is only a formality.
-  const_cast<Net&>(net).template backward<B, decltype(sink), detail::loss_fuses_last_activation<Loss, Net>>(ws, sink);
+  gradient_into(net, loss, x, t, grad);
   return grad;
 }
 

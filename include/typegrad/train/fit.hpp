@@ -148,7 +148,7 @@ void apply_gradient(Net& net, Opt& opt, const typename Net::parameters_type& gra
 template <class Net, class Loss, class Opt, class T, std::size_t F, std::size_t Targets>
 double partial_batch_step(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& data,
                           std::span<const std::size_t> rows) {
-  typename Net::parameters_type total{};
+  typename Net::parameters_type total{}, one;
   double loss_sum = 0;
   matrix<T, 1, F> x;
   matrix<T, 1, Targets> t;
@@ -156,8 +156,8 @@ double partial_batch_step(Net& net, const Loss& loss, Opt& opt, const dataset<T,
   for (std::size_t r = 0; r < rows.size(); ++r) {
     data.batch(rows.subspan(r, 1), x, t);
     target.set(t);
-    loss_sum += loss_value(net, loss, x, target.value);
-    add_scaled<Net>(total, gradient(net, loss, x, target.value), T(1) / T(rows.size()));
+    loss_sum += gradient_into(net, loss, x, target.value, one);
+    add_scaled<Net>(total, one, T(1) / T(rows.size()));
   }
   apply_gradient(net, opt, total);
   return loss_sum / double(rows.size());
