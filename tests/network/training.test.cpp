@@ -77,6 +77,10 @@ TEMPLATE_TEST_CASE("train_step equals gradient followed by a manual SGD update",
   const double lr = 0.05;
   auto manual = net;
   const auto g = tg::gradient(manual, tg::mse{}, x, t);
+  // gradient_into fills an existing object with the same gradient and returns the loss.
+  typename net_t::parameters_type g2;
+  REQUIRE(tg::gradient_into(manual, tg::mse{}, x, t, g2) == tg::loss_value(manual, tg::mse{}, x, t));
+  REQUIRE(bool(g2 == g));
   std::vector<TestType> grads;
   g.for_each([&](std::size_t, auto, std::size_t, std::size_t, TestType v) { grads.push_back(v); });
   std::size_t k = 0;
