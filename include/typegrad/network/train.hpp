@@ -23,8 +23,7 @@ concept loss_function = requires {
 /// An update policy (optimizer): `update(param, offset, w, g)` returning the new w, or
 /// `layer<I>()` returning a per-layer updater; `writes_parameters`.
 template <class O>
-concept update_policy = requires { { O::writes_parameters } -> std::convertible_to<bool>; } ||
-                        requires { { std::remove_cvref_t<O>::writes_parameters } -> std::convertible_to<bool>; };
+concept update_policy = requires { { std::remove_cvref_t<O>::writes_parameters } -> std::convertible_to<bool>; };
 
 namespace detail {
 
@@ -126,7 +125,7 @@ typename Net::value_type loss_value(const Net& net, const Loss&, const X& x, con
 
 /// One training step: forward, loss, and a backward sweep that applies `opt` to each parameter
 /// block as soon as its gradient is formed. Returns the loss before the update. Allocates nothing.
-template <network_type Net, loss_function Loss, class Opt, tensor X, class Target>
+template <network_type Net, loss_function Loss, update_policy Opt, tensor X, class Target>
   requires(detail::check_call<Net, Loss, X, Target>())
 typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x, const Target& t) noexcept {
   using T = typename Net::value_type;
@@ -149,7 +148,7 @@ typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x,
   return loss;
 }
 /// Overload for a temporary optimizer such as `train_step(net, loss, sgd{0.1}, x, t)`.
-template <network_type Net, loss_function Loss, class Opt, tensor X, class Target>
+template <network_type Net, loss_function Loss, update_policy Opt, tensor X, class Target>
   requires(detail::check_call<Net, Loss, X, Target>())
 typename Net::value_type train_step(Net& net, const Loss& loss, Opt&& opt, const X& x, const Target& t) noexcept {
   auto o = opt;
