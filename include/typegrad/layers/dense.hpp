@@ -10,6 +10,7 @@
 #include <typegrad/core/init.hpp>
 #include <typegrad/layers/softmax_kernels.hpp>
 #include <typegrad/simd/kernels.hpp>
+#include <typegrad/simd/kernels_fm.hpp>
 
 namespace typegrad {
 
