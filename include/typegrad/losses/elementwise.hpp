@@ -38,6 +38,20 @@ struct elementwise_loss {
   /// activation's derivative, see binary_cross_entropy).
   template <class T, std::size_t B, std::size_t Out, class Target, class Gradient = derivative>
   static T evaluate(const T* Y, const Target& target, T* dY) noexcept {
+    if (dY) return sweep<T, B, Out, Target, Gradient, true, true>(Y, target, dY);
+    return sweep<T, B, Out, Target, Gradient, true, false>(Y, target, dY);
+  }
+  /// dL/dY alone (train_step forms it first and computes the loss value after the backward
+  /// pass, off the critical path).
+  static constexpr bool has_separate_gradient = true;
+  template <class T, std::size_t B, std::size_t Out, class Target, class Gradient = derivative>
+  static void gradient(const T* Y, const Target& target, T* dY) noexcept {
+    sweep<T, B, Out, Target, Gradient, false, true>(Y, target, dY);
+  }
+
+ private:
+  template <class T, std::size_t B, std::size_t Out, class Target, class Gradient, bool Value, bool Grad>
+  static T sweep(const T* Y, const Target& target, T* dY) noexcept {
     using V = simd::batch<T>;
     constexpr std::size_t L = lanes<T>, stride = padded<T>(Out);
     constexpr T scale = T(1) / T(B * Out);
@@ -49,31 +63,24 @@ struct elementwise_loss {
       std::size_t i = 0;
       for (; i + L <= Out; i += L) {
         const auto yv = V::load_aligned(y + i), tv = V::load_unaligned(tr + i);
-        total_v += expr::eval(E{}, yv, tv);
-        if (dY) (expr::eval(Gradient{}, yv, tv) * V(scale)).store_aligned(dY + b * stride + i);
+        if constexpr (Value) total_v += expr::eval(E{}, yv, tv);
+        if constexpr (Grad) (expr::eval(Gradient{}, yv, tv) * V(scale)).store_aligned(dY + b * stride + i);
       }
       if constexpr (Out % L != 0) {
-        // The last Out % L outputs as one register: the target's tail is copied into a padded
-        // block (y's padding is readable), and the lanes past Out are masked out of both results.
-        alignas(alignment) T t_tail[L] = {};
-        for (std::size_t j = 0; j < Out % L; ++j) t_tail[j] = tr[i + j];
-        const auto valid = lane_index<T>() < V(T(Out % L));
-        const auto yv = V::load_aligned(y + i), tv = V::load_aligned(t_tail);
-        total_v += xsimd::select(valid, expr::eval(E{}, yv, tv), V(T(0)));
-        if (dY) xsimd::select(valid, expr::eval(Gradient{}, yv, tv) * V(scale), V(T(0))).store_aligned(dY + b * stride + i);
+        // The last Out % L outputs as one register (y's padding is readable); the lanes past Out
+        // are masked out of both results.
+        const auto tv = simd::load_partial<T, Out % L>(tr + i);
+        const auto valid = simd::lane_index<T>() < V(T(Out % L));
+        const auto yv = V::load_aligned(y + i);
+        if constexpr (Value) total_v += xsimd::select(valid, expr::eval(E{}, yv, tv), V(T(0)));
+        if constexpr (Grad)
+          xsimd::select(valid, expr::eval(Gradient{}, yv, tv) * V(scale), V(T(0))).store_aligned(dY + b * stride + i);
       }
     }
-    return xsimd::hadd(total_v) * scale;
+    if constexpr (Value) return xsimd::hadd(total_v) * scale;
+    else return T(0);
   }
 
- private:
-  template <class T>
-  static simd::batch<T> lane_index() noexcept {
-    // 0, 1, 2, ... in a constant table (one load, no stores on the way to the mask).
-    alignas(alignment) static constexpr T index[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    static_assert(lanes<T> <= 16);
-    return simd::batch<T>::load_aligned(index);
-  }
 };
 
 namespace detail {
@@ -102,6 +109,10 @@ struct binary_cross_entropy
   template <class T, std::size_t B, std::size_t Out, class Target>
   static T evaluate_fused(const T* Y, const Target& target, T* dZ) noexcept {
     return evaluate<T, B, Out, Target, decltype(detail::py{} - detail::pt{})>(Y, target, dZ);
+  }
+  template <class T, std::size_t B, std::size_t Out, class Target>
+  static void gradient_fused(const T* Y, const Target& target, T* dZ) noexcept {
+    gradient<T, B, Out, Target, decltype(detail::py{} - detail::pt{})>(Y, target, dZ);
   }
 };
 

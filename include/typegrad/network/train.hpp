@@ -98,6 +98,23 @@ typename Net::value_type loss_and_gradient(typename Net::template workspace<B>& 
     return Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
 }
 
+/// True when the loss can write its gradient without computing its value (elementwise losses).
+template <class Loss>
+inline constexpr bool loss_has_separate_gradient = [] {
+  if constexpr (requires { Loss::has_separate_gradient; }) return bool(Loss::has_separate_gradient);
+  else return false;
+}();
+
+// Writes the loss gradient only (dL/dy, or dL/dz when the loss fuses the activation).
+template <class Net, class Loss, std::size_t B, class Target>
+void loss_gradient(typename Net::template workspace<B>& ws, const Target& t) noexcept {
+  using T = typename Net::value_type;
+  if constexpr (loss_fuses_last_activation<Loss, Net>)
+    Loss::template gradient_fused<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
+  else
+    Loss::template gradient<T, B, Net::out_size>(Net::output(ws), t, Net::output_gradient(ws));
+}
+
 template <class Opt>
 constexpr bool needs_full_gradient_impl() {
   if constexpr (requires { std::remove_cvref_t<Opt>::needs_full_gradient; })
@@ -109,6 +126,14 @@ constexpr bool needs_full_gradient_impl() {
 /// per-register updates (checked at compile time; it may depend on the optimizer's type only).
 template <class Opt>
 inline constexpr bool needs_full_gradient = needs_full_gradient_impl<Opt>();
+
+/// The policy the kernels get for one step: the optimizer's `for_step<T>()` when it has one
+/// (hyperparameters prepared once per step, see sgd), else the optimizer itself.
+template <class T, class Opt>
+decltype(auto) step_policy(Opt& opt) noexcept {
+  if constexpr (requires { opt.template for_step<T>(); }) return opt.template for_step<T>();
+  else return (opt);
+}
 
 }  // namespace detail
 
@@ -132,7 +157,12 @@ typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x,
   constexpr std::size_t B = rows_of<X>;
   typename Net::template workspace<B> ws;
   net.template forward<B>(ws, x.data());
-  const T loss = detail::loss_and_gradient<Net, Loss, B>(ws, t);
+  // With an elementwise loss only its gradient is on the way to the backward pass; the value is
+  // computed last, from the same outputs (the backward pass does not touch them).
+  constexpr bool value_last = detail::loss_has_separate_gradient<Loss>;
+  T loss = T(0);
+  if constexpr (value_last) detail::loss_gradient<Net, Loss, B>(ws, t);
+  else loss = detail::loss_and_gradient<Net, Loss, B>(ws, t);
   constexpr bool fused = detail::loss_fuses_last_activation<Loss, Net>;
   if constexpr (requires { opt.begin_step(); }) opt.begin_step();
   if constexpr (detail::needs_full_gradient<Opt>) {
@@ -143,8 +173,10 @@ typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x,
     net.template backward<B, decltype(sink), fused>(ws, sink);
     opt.apply(net.parameters(), grad);
   } else {
-    net.template backward<B, Opt, fused>(ws, opt);
+    auto&& policy = detail::step_policy<T>(opt);
+    net.template backward<B, std::remove_reference_t<decltype(policy)>, fused>(ws, policy);
   }
+  if constexpr (value_last) loss = Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, static_cast<T*>(nullptr));
   return loss;
 }
 /// Overload for a temporary optimizer such as `train_step(net, loss, sgd{0.1}, x, t)`.

@@ -8,6 +8,34 @@
 
 namespace typegrad {
 
+namespace detail {
+/// The stateless SGD policy of one train_step, in the network's scalar type: the hyperparameters
+/// live in registers for the whole backward sweep (no reload and conversion per register), and
+/// the row kernels may fold −lr into dL/dz and accumulate the gradient straight onto w
+/// (w − lr·Σ dz·x = w + Σ (−lr·dz)·x: one FMA per register and sample, as a hand-written loop).
+template <class T>
+struct sgd_step {
+  T lr, weight_decay;
+
+  static constexpr bool writes_parameters = true;
+  static constexpr bool accumulates_into_parameters = true;
+
+  template <class P, class V>
+  V update(P, std::size_t, const V& w, const V& g) const noexcept {
+    if (weight_decay != T(0)) return xsimd::fnma(V(lr), xsimd::fma(V(weight_decay), w, g), w);
+    return xsimd::fnma(V(lr), g, w);  // w − lr·g
+  }
+  /// The factor by which the kernels scale dL/dz before accumulating onto the parameters.
+  T gradient_scale() const noexcept { return -lr; }
+  /// The value the accumulation starts from: w, or w − lr·weight_decay·w.
+  template <class P, class V>
+  V accumulation_start(P, std::size_t, const V& w) const noexcept {
+    if (weight_decay != T(0)) return xsimd::fnma(V(lr * weight_decay), w, w);
+    return w;
+  }
+};
+}  // namespace detail
+
 /// SGD with optional momentum, dampening, Nesterov momentum and (L2) weight decay, with
 /// torch.optim.SGD's formulas and argument order (`sgd{0.1}` is lr = 0.1):
 ///
@@ -37,6 +65,13 @@ struct sgd {
     assert(momentum == 0 && "typegrad::sgd: momentum needs state: use typegrad::make_optimizer(net, sgd{...})");
     if (weight_decay != 0) return xsimd::fnma(V(static_cast<T>(lr)), xsimd::fma(V(static_cast<T>(weight_decay)), w, g), w);
     return xsimd::fnma(V(static_cast<T>(lr)), g, w);  // w − lr·g
+  }
+
+  /// The policy train_step hands to the kernels for one step (the same update, in T).
+  template <class T>
+  detail::sgd_step<T> for_step() const noexcept {
+    assert(momentum == 0 && "typegrad::sgd: momentum needs state: use typegrad::make_optimizer(net, sgd{...})");
+    return {static_cast<T>(lr), static_cast<T>(weight_decay)};
   }
 
   // ---- The stateful algorithm, driven by typegrad::optimizer ----

@@ -2,6 +2,7 @@
 // Buffers are row-major with rows padded to whole registers and zero in the padding.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
@@ -21,6 +22,17 @@ template <std::size_t I>
 using param_c = std::integral_constant<std::size_t, I>;
 inline constexpr param_c<0> weight_c{};
 inline constexpr param_c<1> bias_c{};
+
+/// True for a policy that lets the row kernels accumulate its scaled gradient straight onto the
+/// parameters: `T gradient_scale()` and `V accumulation_start(param_c<P>, offset, w)`, such that
+/// the new w is accumulation_start(w) + gradient_scale()·g (see detail::sgd_step).
+template <class Update>
+inline constexpr bool accumulates_into_parameters = [] {
+  if constexpr (requires { std::remove_cvref_t<Update>::accumulates_into_parameters; })
+    return bool(std::remove_cvref_t<Update>::accumulates_into_parameters);
+  else
+    return false;
+}();
 
 namespace detail {
 #if defined(__AVX512F__) && defined(__AVX2__)
@@ -54,6 +66,34 @@ inline batch<T> transpose_sum(const batch<T>* acc) noexcept {
 #endif
   } else {
     return xsimd::haddp(acc);
+  }
+}
+
+/// 0, 1, 2, ... in the lanes of a register (from a constant table: one load, no stores).
+template <class T>
+inline batch<T> lane_index() noexcept {
+  alignas(alignment) static constexpr T index[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  static_assert(lanes<T> <= 16);
+  return batch<T>::load_aligned(index);
+}
+
+/// A register holding p[0..N) in its first N lanes and zero in the others, reading nothing past
+/// p + N. A few values are gathered by broadcasts (no store, so no store-to-load forwarding
+/// stall on the way to a small loss or output head); more go through an aligned block.
+template <class T, std::size_t N>
+inline batch<T> load_partial(const T* p) noexcept {
+  static_assert(N >= 1 && N <= lanes<T>);
+  if constexpr (N == lanes<T>) {
+    return batch<T>::load_unaligned(p);
+  } else if constexpr (N <= 4) {
+    const auto lane = lane_index<T>();
+    auto v = xsimd::select(lane < batch<T>(T(1)), batch<T>(p[0]), batch<T>(T(0)));
+    for (std::size_t j = 1; j < N; ++j) v = xsimd::select(lane == batch<T>(T(j)), batch<T>(p[j]), v);
+    return v;
+  } else {
+    alignas(alignment) T block[lanes<T>] = {};
+    for (std::size_t j = 0; j < N; ++j) block[j] = p[j];
+    return batch<T>::load_aligned(block);
   }
 }
 
@@ -127,10 +167,15 @@ inline void dense_backward(T* __restrict W, T* __restrict bias, const T* __restr
                            T* __restrict dX, Update& update) noexcept {
   constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), chunks = in_p / L;
   constexpr bool writes = std::remove_cvref_t<Update>::writes_parameters;
+  // dX = Σ_o dz_o·W_o is a chain of Out dependent FMAs per sample; with few samples it is split
+  // over S accumulators so that the backward pass (latency-bound at batch 1) does not wait Out
+  // FMA latencies for it.
+  constexpr std::size_t S = NeedDx ? std::min<std::size_t>(B >= 4 ? 1 : 4 / B, Out) : 1;
   for (std::size_t c = 0; c < chunks; ++c) {
-    batch<T> dx[B];
+    batch<T> dx[S][B];
     if constexpr (NeedDx)
-      for (std::size_t b = 0; b < B; ++b) dx[b] = batch<T>(T(0));
+      for (std::size_t k = 0; k < S; ++k)
+        for (std::size_t b = 0; b < B; ++b) dx[k][b] = batch<T>(T(0));
     for (std::size_t o = 0; o < Out; ++o) {
       T* wp = W + o * in_p + c * L;
       const auto w = batch<T>::load_aligned(wp);
@@ -138,13 +183,16 @@ inline void dense_backward(T* __restrict W, T* __restrict bias, const T* __restr
       for (std::size_t b = 0; b < B; ++b) {
         const auto dz = batch<T>(dZ[b * out_p + o]);
         g = xsimd::fma(dz, batch<T>::load_aligned(X + b * in_p + c * L), g);
-        if constexpr (NeedDx) dx[b] = xsimd::fma(dz, w, dx[b]);
+        if constexpr (NeedDx) dx[o % S][b] = xsimd::fma(dz, w, dx[o % S][b]);
       }
       const auto w_new = update.update(weight_c, o * in_p + c * L, w, g);
       if constexpr (writes) w_new.store_aligned(wp);
     }
     if constexpr (NeedDx)
-      for (std::size_t b = 0; b < B; ++b) dx[b].store_aligned(dX + b * in_p + c * L);
+      for (std::size_t b = 0; b < B; ++b) {
+        for (std::size_t k = 1; k < S; ++k) dx[0][b] += dx[k][b];
+        dx[0][b].store_aligned(dX + b * in_p + c * L);
+      }
   }
   for (std::size_t oc = 0; oc < out_p; oc += L) {
     auto g = batch<T>(T(0));
@@ -161,9 +209,13 @@ inline void activation_forward(const T* Z, T* Y) noexcept {
   if constexpr (N <= 2 && L > 2) {
     // One or two outputs (a binary or regression head): the scalar function has half the
     // latency of a full-width transcendental, and batch-1 inference is all latency.
+    // The row is assembled in a register and stored whole, so that the loss's register load
+    // of it is forwarded from one store instead of stalling on scalar ones.
+    const auto lane = lane_index<T>();
     for (std::size_t b = 0; b < B; ++b) {
-      for (std::size_t i = 0; i < N; ++i) Y[b * n_p + i] = Act::value(Z[b * n_p + i]);
-      for (std::size_t i = N; i < n_p; ++i) Y[b * n_p + i] = T(0);
+      auto y = batch<T>(T(0));
+      for (std::size_t i = 0; i < N; ++i) y = xsimd::select(lane == batch<T>(T(i)), batch<T>(Act::value(Z[b * n_p + i])), y);
+      y.store_aligned(Y + b * n_p);
     }
     return;
   }
@@ -203,7 +255,7 @@ inline void dense_forward_input_major(const T* __restrict W, const T* __restrict
     auto run = [&]<std::size_t C>(std::size_t c0) {
       // With few output registers, split the sum over the inputs into S independent chains, so
       // the FMA latency is not paid In times in a row (a batch-1 forward is latency-bound).
-      constexpr std::size_t S = C >= 4 ? 1 : 4 / C;
+      constexpr std::size_t S = std::min<std::size_t>(C >= 4 ? 1 : 4 / C, In);
       batch<T> acc[S][C];
       for (std::size_t c = 0; c < C; ++c) {
         acc[0][c] = batch<T>::load_aligned(bias + (c0 + c) * L);
@@ -240,25 +292,42 @@ inline void dense_backward_input_major(T* __restrict W, T* __restrict bias, cons
   constexpr bool writes = std::remove_cvref_t<Update>::writes_parameters;
   constexpr std::size_t block = chunks < 8 ? chunks : 8;
   // Up to 8 registers of dZ per sample stay in registers while the rows of W stream past.
+  constexpr bool accumulate = accumulates_into_parameters<Update>;
   auto run = [&]<std::size_t C>(std::size_t c0) {
     batch<T> dz[B][C];
     for (std::size_t b = 0; b < B; ++b)
-      for (std::size_t c = 0; c < C; ++c) dz[b][c] = batch<T>::load_aligned(dZ + b * out_p + (c0 + c) * L);
+      for (std::size_t c = 0; c < C; ++c) {
+        dz[b][c] = batch<T>::load_aligned(dZ + b * out_p + (c0 + c) * L);
+        // Scaled once here, dz then accumulates straight onto w: one FMA per register and sample.
+        if constexpr (accumulate) dz[b][c] *= batch<T>(update.gradient_scale());
+      }
     for (std::size_t i = 0; i < In; ++i) {
       for (std::size_t c = 0; c < C; ++c) {
-        auto g = batch<T>(X[i]) * dz[0][c];
-        for (std::size_t b = 1; b < B; ++b) g = xsimd::fma(batch<T>(X[b * in_p + i]), dz[b][c], g);
         const std::size_t off = i * out_p + (c0 + c) * L;
-        const auto w_new = update.update(weight_c, off, batch<T>::load_aligned(W + off), g);
-        if constexpr (writes) w_new.store_aligned(W + off);
+        if constexpr (accumulate) {
+          auto acc = update.accumulation_start(weight_c, off, batch<T>::load_aligned(W + off));
+          for (std::size_t b = 0; b < B; ++b) acc = xsimd::fma(batch<T>(X[b * in_p + i]), dz[b][c], acc);
+          acc.store_aligned(W + off);
+        } else {
+          auto g = batch<T>(X[i]) * dz[0][c];
+          for (std::size_t b = 1; b < B; ++b) g = xsimd::fma(batch<T>(X[b * in_p + i]), dz[b][c], g);
+          const auto w_new = update.update(weight_c, off, batch<T>::load_aligned(W + off), g);
+          if constexpr (writes) w_new.store_aligned(W + off);
+        }
       }
     }
     for (std::size_t c = 0; c < C; ++c) {
-      auto gb = dz[0][c];
-      for (std::size_t b = 1; b < B; ++b) gb += dz[b][c];
       const std::size_t off = (c0 + c) * L;
-      const auto b_new = update.update(bias_c, off, batch<T>::load_aligned(bias + off), gb);
-      if constexpr (writes) b_new.store_aligned(bias + off);
+      if constexpr (accumulate) {
+        auto acc = update.accumulation_start(bias_c, off, batch<T>::load_aligned(bias + off));
+        for (std::size_t b = 0; b < B; ++b) acc += dz[b][c];
+        acc.store_aligned(bias + off);
+      } else {
+        auto gb = dz[0][c];
+        for (std::size_t b = 1; b < B; ++b) gb += dz[b][c];
+        const auto b_new = update.update(bias_c, off, batch<T>::load_aligned(bias + off), gb);
+        if constexpr (writes) b_new.store_aligned(bias + off);
+      }
     }
   };
   std::size_t c0 = 0;
