@@ -107,7 +107,7 @@ struct dense_layer {
 
   template <std::size_t B>
   static void linear_rows(const parameters& p, const T* X, T* Z) noexcept {
-    if constexpr (InputMajor) simd::dense_forward_input_major<T, B, In, Out>(p.w_, p.b_, X, Z);
+    if constexpr (InputMajor) simd::dense_forward_input_major<T, B, In, Out, In>(p.w_, p.b_, X, Z);
     else simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Z);
   }
   template <std::size_t B>
@@ -116,7 +116,8 @@ struct dense_layer {
     else simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Zt);
   }
 
-  /// Y = f(X Wᵀ + b) for B padded rows; Z receives the pre-activation when it is kept.
+  /// Y = f(X Wᵀ + b) for B rows: padded, or, for input-major weights (a first layer), the
+  /// caller's rows In apart; Z receives the pre-activation when it is kept.
   template <std::size_t B>
   static void forward(const parameters& p, const T* X, T* Z, T* Y) noexcept {
     if constexpr (Act::is_identity) {
@@ -175,7 +176,7 @@ struct dense_layer {
     }
     if constexpr (InputMajor) {
       static_assert(!NeedDx, "typegrad: input-major weights are only chosen for the first layer");
-      simd::dense_backward_input_major<T, B, In, Out>(p.w_, p.b_, X, dY, update);
+      simd::dense_backward_input_major<T, B, In, Out, Update, In>(p.w_, p.b_, X, dY, update);
     } else {
       simd::dense_backward<T, B, In, Out, NeedDx>(p.w_, p.b_, X, dY, dX, update);
     }

@@ -1,6 +1,7 @@
 // elementwise_loss<E>: a loss ℓ(y, t) given as an expression, averaged over every output element.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <type_traits>
 
@@ -57,6 +58,12 @@ struct elementwise_loss {
     constexpr T scale = T(1) / T(B * Out);
     const T* tp = target.data();
     auto total_v = V(T(0));
+    // A few samples of a small head (B·Out ≤ 4): the loss of all of them as one register.
+    constexpr bool packed_value = Value && B > 1 && Out < L && B * Out <= std::min<std::size_t>(L, 4);
+    if constexpr (packed_value) {
+      const auto yv = simd::gather_rows<T, B, Out, stride>(Y), tv = simd::load_partial<T, B * Out>(tp);
+      total_v = xsimd::select(simd::lane_index<T>() < V(T(B * Out)), expr::eval(E{}, yv, tv), V(T(0)));
+    }
     for (std::size_t b = 0; b < B; ++b) {
       const T* y = Y + b * stride;
       const T* tr = tp + b * Out;
@@ -72,7 +79,7 @@ struct elementwise_loss {
         const auto tv = simd::load_partial<T, Out % L>(tr + i);
         const auto valid = simd::lane_index<T>() < V(T(Out % L));
         const auto yv = V::load_aligned(y + i);
-        if constexpr (Value) total_v += xsimd::select(valid, expr::eval(E{}, yv, tv), V(T(0)));
+        if constexpr (Value && !packed_value) total_v += xsimd::select(valid, expr::eval(E{}, yv, tv), V(T(0)));
         if constexpr (Grad)
           xsimd::select(valid, expr::eval(Gradient{}, yv, tv) * V(scale), V(T(0))).store_aligned(dY + b * stride + i);
       }

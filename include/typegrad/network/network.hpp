@@ -151,6 +151,7 @@ struct workspace_impl<std::tuple<Layers...>, std::index_sequence<I...>> {
     static constexpr std::size_t last_out = std::tuple_element_t<sizeof...(Layers) - 1, std::tuple<Layers...>>::out_size;
     static constexpr std::size_t widest = std::max({Layers::in_size..., Layers::out_size...});
     buffer<T, B * padded<T>(first_in)> input;                                  // row-major, padded
+    const T* caller_rows = nullptr;  // the caller's x, read in place by an input-major first layer
     hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>>>...> out;  // layer outputs
     hana::tuple<buffer<T, Layers::keeps_preactivation ? batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>> : 1>...> pre;
     hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>>>...> grad;  // dL/d(layer output)
@@ -241,9 +242,12 @@ class network {
   // ---- The generated passes. Public for the training functions; users call train_step etc. ----
 
   /// Forward pass of B samples (rows of `x`, in_size apart) keeping what the backward needs.
+  /// An input-major first layer reads x in place (scalars only: no padded copy), so x must
+  /// stay valid until backward() has run.
   template <std::size_t B>
   void forward(workspace<B>& ws, const value_type* x) const noexcept {
-    simd::pack_rows<value_type, B, in_size>(x, ws.input.data);
+    if constexpr (reads_caller_rows<B>) ws.caller_rows = x;
+    else simd::pack_rows<value_type, B, in_size>(x, ws.input.data);
     if constexpr (workspace<B>::feature_major) {
       simd::rows_to_features<value_type, B, in_size, padded<value_type>(in_size)>(ws.input.data, ws.input_t.data);
       for_each_layer([&](auto I) {
@@ -314,10 +318,13 @@ class network {
   static constexpr void for_each_layer(F&& f) {
     hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<depth>), f);
   }
+  template <std::size_t B>
+  static constexpr bool reads_caller_rows = !workspace<B>::feature_major && layer_t<0>::input_major;
   template <std::size_t B, class I>
   static const value_type* layer_input(const workspace<B>& ws, I) noexcept {
     constexpr std::size_t i = I::value;
-    if constexpr (i == 0) return ws.input.data;
+    if constexpr (i == 0 && reads_caller_rows<B>) return ws.caller_rows;
+    else if constexpr (i == 0) return ws.input.data;
     else return hana::at_c<i - 1>(ws.out).data;
   }
   template <std::size_t B>

@@ -97,6 +97,33 @@ inline batch<T> load_partial(const T* p) noexcept {
   }
 }
 
+/// The first N values of each of B rows Stride apart, packed into one register (B·N ≤ lanes),
+/// zero in the other lanes: small heads of a batch are then evaluated as one register.
+template <class T, std::size_t B, std::size_t N, std::size_t Stride>
+inline batch<T> gather_rows(const T* p) noexcept {
+  static_assert(B * N <= lanes<T>);
+  const auto lane = lane_index<T>();
+  auto v = batch<T>(T(0));
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t j = 0; j < N; ++j) v = xsimd::select(lane == batch<T>(T(b * N + j)), batch<T>(p[b * Stride + j]), v);
+  return v;
+}
+
+/// The sum of a register's lanes when only its first `Used` lanes can be nonzero: with AVX-512
+/// and Used ≤ 8 the upper half is skipped (two fewer steps on a batch-1 head's critical path).
+template <class T, std::size_t Used>
+inline T sum_lanes(const batch<T>& v) noexcept {
+#if defined(__AVX512F__) && defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float> && lanes<T> == 16 && Used <= 8) {
+    const __m256 h = _mm512_castps512_ps256(v);
+    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    const __m128 d = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(d, _mm_movehdup_ps(d)));
+  }
+#endif
+  return xsimd::hadd(v);
+}
+
 /// Copies `rows` rows of `Cols` values into a buffer whose rows are `padded<T>(Cols)` long,
 /// zeroing the padding.
 template <class T, std::size_t Rows, std::size_t Cols>
@@ -136,13 +163,18 @@ inline void dense_forward(const T* __restrict W, const T* __restrict bias, const
       (transpose_sum<T>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
     }
     if constexpr (Out % L != 0 && Out % L <= 2) {
-      // One or two rows left: their own horizontal sums are cheaper than a transposing one.
-      for (; o < Out; ++o) {
+      // One or two rows left: their own horizontal sums are cheaper than a transposing one. The
+      // register is assembled and stored whole (zero padding included), so later register loads
+      // of it are forwarded from one store.
+      const auto lane = lane_index<T>();
+      auto zv = batch<T>(T(0));
+      for (std::size_t j = 0; o + j < Out; ++j) {
         auto acc = batch<T>(T(0));
         for (std::size_t c = 0; c < chunks; ++c)
-          acc = xsimd::fma(batch<T>::load_aligned(W + o * in_p + c * L), batch<T>::load_aligned(x + c * L), acc);
-        z[o] = xsimd::hadd(acc) + bias[o];
+          acc = xsimd::fma(batch<T>::load_aligned(W + (o + j) * in_p + c * L), batch<T>::load_aligned(x + c * L), acc);
+        zv = xsimd::select(lane == batch<T>(T(j)), batch<T>(sum_lanes<T, In>(acc) + bias[o + j]), zv);
       }
+      zv.store_aligned(z + o);
     } else if constexpr (Out % L != 0) {
       // The last Out % L rows as one group; the missing rows' sums are zero.
       batch<T> acc[L];
@@ -152,9 +184,9 @@ inline void dense_forward(const T* __restrict W, const T* __restrict bias, const
         for (std::size_t j = 0; j < Out % L; ++j)
           acc[j] = xsimd::fma(batch<T>::load_aligned(W + (o + j) * in_p + c * L), xv, acc[j]);
       }
+      // Rows past Out have zero sums and zero bias: the padding is exactly zero.
       (transpose_sum<T>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
     }
-    for (o = Out; o < out_p; ++o) z[o] = T(0);  // bias padding is zero, but keep z's exact
   }
 }
 
@@ -211,18 +243,31 @@ inline void activation_forward(const T* Z, T* Y) noexcept {
     // latency of a full-width transcendental, and batch-1 inference is all latency.
     // The row is assembled in a register and stored whole, so that the loss's register load
     // of it is forwarded from one store instead of stalling on scalar ones.
-    const auto lane = lane_index<T>();
-    for (std::size_t b = 0; b < B; ++b) {
-      auto y = batch<T>(T(0));
-      for (std::size_t i = 0; i < N; ++i) y = xsimd::select(lane == batch<T>(T(i)), batch<T>(Act::value(Z[b * n_p + i])), y);
-      y.store_aligned(Y + b * n_p);
+    if constexpr (B > 1 && B * N <= L) {
+      // A few samples: their values packed into one register, one vector evaluation.
+      alignas(alignment) T packed[L];
+      Act::value(gather_rows<T, B, N, n_p>(Z)).store_aligned(packed);
+      for (std::size_t b = 0; b < B; ++b) load_partial<T, N>(packed + b * N).store_aligned(Y + b * n_p);
+    } else {
+      const auto lane = lane_index<T>();
+      for (std::size_t b = 0; b < B; ++b) {
+        auto y = batch<T>(T(0));
+        for (std::size_t i = 0; i < N; ++i)
+          y = xsimd::select(lane == batch<T>(T(i)), batch<T>(Act::value(Z[b * n_p + i])), y);
+        y.store_aligned(Y + b * n_p);
+      }
     }
     return;
   }
+  // The padding lanes are masked in the register (f(0) need not be 0): storing zeros over them
+  // afterwards would make the next layer's register load wait for two overlapping stores.
+  const auto valid = lane_index<T>() < batch<T>(T(N % L == 0 ? L : N % L));
   for (std::size_t b = 0; b < B; ++b) {
-    for (std::size_t i = 0; i < n_p; i += L)
+    for (std::size_t i = 0; i + L < n_p; i += L)
       Act::value(batch<T>::load_aligned(Z + b * n_p + i)).store_aligned(Y + b * n_p + i);
-    for (std::size_t i = N; i < n_p; ++i) Y[b * n_p + i] = T(0);
+    const std::size_t last = n_p - L;
+    const auto y = Act::value(batch<T>::load_aligned(Z + b * n_p + last));
+    (N % L == 0 ? y : xsimd::select(valid, y, batch<T>(T(0)))).store_aligned(Y + b * n_p + last);
   }
 }
 
@@ -231,23 +276,28 @@ inline void activation_forward(const T* Z, T* Y) noexcept {
 template <class Act, class T, std::size_t B, std::size_t N, bool FromOutput = false>
 inline void activation_backward(const T* Z, T* dY) noexcept {
   constexpr std::size_t L = lanes<T>, n_p = padded<T>(N);
+  // Padding masked in the register, as in activation_forward (f' of the padding may be inf).
+  const auto valid = lane_index<T>() < batch<T>(T(N % L == 0 ? L : N % L));
   for (std::size_t b = 0; b < B; ++b) {
     for (std::size_t i = 0; i < n_p; i += L) {
       T* d = dY + b * n_p + i;
       const auto v = batch<T>::load_aligned(Z + b * n_p + i);
-      if constexpr (FromOutput) (batch<T>::load_aligned(d) * Act::slope_at_output(v)).store_aligned(d);
-      else (batch<T>::load_aligned(d) * Act::slope(v)).store_aligned(d);
+      batch<T> r;
+      if constexpr (FromOutput) r = batch<T>::load_aligned(d) * Act::slope_at_output(v);
+      else r = batch<T>::load_aligned(d) * Act::slope(v);
+      if (N % L != 0 && i + L == n_p) r = xsimd::select(valid, r, batch<T>(T(0)));
+      r.store_aligned(d);
     }
-    for (std::size_t i = N; i < n_p; ++i) dY[b * n_p + i] = T(0);
   }
 }
 
 /// Z = X Wᵀ + b for B rows with W stored input-major ([In][padded(Out)]): per sample, In
 /// register-wide axpys over the outputs, up to 8 registers of outputs held at a time.
-template <class T, std::size_t B, std::size_t In, std::size_t Out>
+/// X's rows are XStride apart (only scalars of X are read, so its rows need no padding).
+template <class T, std::size_t B, std::size_t In, std::size_t Out, std::size_t XStride = padded<T>(In)>
 inline void dense_forward_input_major(const T* __restrict W, const T* __restrict bias, const T* __restrict X,
                                       T* __restrict Z) noexcept {
-  constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), chunks = out_p / L;
+  constexpr std::size_t L = lanes<T>, in_p = XStride, out_p = padded<T>(Out), chunks = out_p / L;
   constexpr std::size_t block = chunks < 8 ? chunks : 8;
   for (std::size_t b = 0; b < B; ++b) {
     const T* x = X + b * in_p;
@@ -285,10 +335,10 @@ inline void dense_forward_input_major(const T* __restrict W, const T* __restrict
 }
 
 /// Fused gradient + update for input-major W and B rows (the first layer: no dX).
-template <class T, std::size_t B, std::size_t In, std::size_t Out, class Update>
+template <class T, std::size_t B, std::size_t In, std::size_t Out, class Update, std::size_t XStride = padded<T>(In)>
 inline void dense_backward_input_major(T* __restrict W, T* __restrict bias, const T* __restrict X,
                                        const T* __restrict dZ, Update& update) noexcept {
-  constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), chunks = out_p / L;
+  constexpr std::size_t L = lanes<T>, in_p = XStride, out_p = padded<T>(Out), chunks = out_p / L;
   constexpr bool writes = std::remove_cvref_t<Update>::writes_parameters;
   constexpr std::size_t block = chunks < 8 ? chunks : 8;
   // Up to 8 registers of dZ per sample stay in registers while the rows of W stream past.
