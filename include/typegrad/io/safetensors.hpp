@@ -99,116 +99,305 @@ inline std::uint64_t read_u64_le(const std::byte* p) noexcept {
 /// gigabytes (the reference Rust reader stops at 128 levels).
 inline constexpr int max_json_depth = 256;
 
-// nlohmann-json is confined to the few out-of-line functions below (parse_json, the readers of
-// its values, header_json), so a program that saves or loads weights instantiates its
-// templates once instead of once per inlined call site.
-
-/// The header text as JSON, with its top-level keys checked for repeats (nlohmann-json keeps the
-/// last of repeated keys; a repeated tensor name must not pass silently).
-[[gnu::noinline]] inline nlohmann::json parse_json(std::string_view text, std::string_view source) {
-  using nlohmann::json;
-  std::set<std::string> seen;
-  std::string duplicate;
-  bool repeated = false;
-  const auto watch = [&](int depth, json::parse_event_t event, json& parsed) {
-    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
-        depth >= max_json_depth)
-      fail(source, message({"header is not valid JSON (nested more than ", max_json_depth, " levels deep)"}));
-    if (event == json::parse_event_t::key && depth == 1 && !repeated &&
-        !seen.insert(parsed.get_ref<const std::string&>()).second) {
-      duplicate = parsed.get_ref<const std::string&>();
-      repeated = true;
+/// Appends `s` as a JSON string literal escaped as nlohmann-json's dump() writes it (messages
+/// quote rejected string values this way).
+inline void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += hex[(c >> 4) & 15];
+          out += hex[c & 15];
+        } else {
+          out += c;
+        }
     }
-    return true;
-  };
-  json j;
-  try {
-    j = json::parse(text.data(), text.data() + text.size(), watch);
-  } catch (const json::exception& e) {
-    fail(source, message({"header is not valid JSON (", e.what(), ")"}));
   }
-  if (!j.is_object()) fail(source, "header is not a JSON object");
-  if (repeated) fail(source, message({"header names '", duplicate, "' more than once"}));
-  return j;
+  out += '"';
 }
 
-// The checks below read the parsed JSON through typed pointers (get_ptr) into nlohmann's plain
-// std::map / std::vector storage: its checked accessors would add throwing code to every call.
-using json_object = nlohmann::json::object_t;
-using json_array = nlohmann::json::array_t;
+// An array member of a tensor entry ("shape", "data_offsets") as far as the checks need it.
+struct number_list {
+  bool present = false;                // the (last) member of this name is an array
+  std::size_t size = 0;                // its element count
+  std::vector<std::uint64_t> values;   // its leading non-negative integers
+  std::string bad;                     // the first other element as JSON text ("" if none)
+};
 
-inline const nlohmann::json* member(const json_object& object, std::string_view key) noexcept {
-  const auto it = object.find(key);
-  return it == object.end() ? nullptr : &it->second;
-}
+// A tensor entry's members as the checks need them; a repeated member keeps its last value
+// (as in nlohmann-json's objects and Python's json), other members are ignored.
+struct entry_fields {
+  bool has_dtype = false;  // a string "dtype"
+  std::string dtype;
+  number_list shape, offsets;
+};
 
-inline std::uint64_t get_unsigned(const nlohmann::json& v, std::string_view source, std::string_view who,
-                                  std::string_view what) {
-  const auto* u = v.get_ptr<const nlohmann::json::number_unsigned_t*>();
-  if (!u) fail(source, message({who, what, " must be a non-negative integer, got ", v.dump()}));
-  return *u;
-}
-
-[[gnu::noinline]] inline tensor_info parse_entry(const std::string& name, const nlohmann::json& v,
-                                                 std::size_t data_size, std::string_view source) {
+// The checks of one entry, in the order the messages promise; "" when the entry is valid.
+[[gnu::noinline]] inline std::string check_entry(const std::string& name, const entry_fields& e, std::size_t data_size,
+                                                 tensor_info& t) {
+  using part = typegrad::detail::message_part;
   const std::string who = message({"tensor '", name, "'"});
-  const auto bad = [&](std::initializer_list<typegrad::detail::message_part> what) {
-    fail(source, who + message(what));
-  };
-  const json_object* entry = v.get_ptr<const json_object*>();
-  if (!entry) bad({": its header entry is not a JSON object"});
-  tensor_info t;
+  const auto bad = [&](std::initializer_list<part> what) { return who + message(what); };
+  if (!e.has_dtype) return bad({": no \"dtype\" string"});
+  const std::size_t esize = dtype_size(e.dtype);
+  if (esize == 0) return bad({": unknown dtype '", e.dtype, "'"});
+  if (!e.shape.present) return bad({": no \"shape\" array"});
+  if (!e.shape.bad.empty()) return bad({": every shape entry must be a non-negative integer, got ", e.shape.bad});
+  if (!e.offsets.present || e.offsets.size != 2) return bad({": \"data_offsets\" must be an array [begin, end]"});
+  if (e.offsets.values.empty()) return bad({": data_offsets begin must be a non-negative integer, got ", e.offsets.bad});
+  if (e.offsets.values.size() < 2) return bad({": data_offsets end must be a non-negative integer, got ", e.offsets.bad});
   t.name = name;
-
-  const nlohmann::json* dtype = member(*entry, "dtype");
-  const std::string* dtype_text = dtype ? dtype->get_ptr<const std::string*>() : nullptr;
-  if (!dtype_text) bad({": no \"dtype\" string"});
-  t.dtype = *dtype_text;
-  const std::size_t esize = dtype_size(t.dtype);
-  if (esize == 0) bad({": unknown dtype '", t.dtype, "'"});
-
-  const nlohmann::json* shape_value = member(*entry, "shape");
-  const json_array* shape = shape_value ? shape_value->get_ptr<const json_array*>() : nullptr;
-  if (!shape) bad({": no \"shape\" array"});
-  for (const auto& d : *shape) t.shape.push_back(get_unsigned(d, source, who, ": every shape entry"));
-
-  const nlohmann::json* offsets_value = member(*entry, "data_offsets");
-  const json_array* offsets = offsets_value ? offsets_value->get_ptr<const json_array*>() : nullptr;
-  if (!offsets || offsets->size() != 2) bad({": \"data_offsets\" must be an array [begin, end]"});
-  t.begin = get_unsigned((*offsets)[0], source, who, ": data_offsets begin");
-  t.end = get_unsigned((*offsets)[1], source, who, ": data_offsets end");
-  if (t.begin > t.end) bad({": data_offsets [", t.begin, ", ", t.end, "] end before they begin"});
+  t.dtype = e.dtype;
+  t.shape = e.shape.values;
+  t.begin = e.offsets.values[0];
+  t.end = e.offsets.values[1];
+  if (t.begin > t.end) return bad({": data_offsets [", t.begin, ", ", t.end, "] end before they begin"});
   if (t.end > data_size)
-    bad({": data_offsets [", t.begin, ", ", t.end, "] lie outside the data area (", data_size, " bytes)"});
-
+    return bad({": data_offsets [", t.begin, ", ", t.end, "] lie outside the data area (", data_size, " bytes)"});
   // dtype × shape in bytes, refusing to overflow on absurd shapes.
   std::uint64_t bytes = esize;
   for (std::uint64_t d : t.shape) {
     if (d != 0 && bytes > std::numeric_limits<std::uint64_t>::max() / d)
-      bad({": shape ", shape_string(t.shape), " is too large"});
+      return bad({": shape ", shape_string(t.shape), " is too large"});
     bytes *= d;
   }
   if (bytes != t.end - t.begin)
-    bad({": data_offsets [", t.begin, ", ", t.end, "] hold ", t.end - t.begin, " bytes but ", t.dtype, " ",
-         shape_string(t.shape), " needs ", bytes});
-  return t;
+    return bad({": data_offsets [", t.begin, ", ", t.end, "] hold ", t.end - t.begin, " bytes but ", t.dtype, " ",
+                shape_string(t.shape), " needs ", bytes});
+  return {};
 }
 
-/// The tensors and metadata of a parsed header, in the header's (sorted) key order.
-[[gnu::noinline]] inline void read_entries(const nlohmann::json& j, header& h, std::string_view source) {
-  for (const auto& [key, value] : *j.get_ptr<const json_object*>()) {
-    if (key == "__metadata__") {
-      const json_object* metadata = value.get_ptr<const json_object*>();
-      if (!metadata) fail(source, "\"__metadata__\" is not a JSON object");
-      for (const auto& [mk, mv] : *metadata) {
-        const std::string* text = mv.get_ptr<const std::string*>();
-        if (!text) fail(source, message({"metadata '", mk, "' is not a string (got ", mv.dump(), ")"}));
-        h.metadata.emplace(mk, *text);
+/// The SAX handler nlohmann-json's parser drives over a header: it keeps only what a safetensors
+/// header holds (the metadata strings, each entry's dtype, shape and offsets) and builds no JSON
+/// document. A value of an unexpected type is kept as its JSON text, for the message. Errors
+/// are collected per top-level name and reported once the whole text has parsed, so a syntax
+/// error anywhere wins, then the first offending name in key order (as a document's sorted
+/// object gives them).
+class header_reader {
+ public:
+  using json = nlohmann::json;
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  explicit header_reader(header& h) noexcept : h_(h) {}
+
+  bool null() { return scalar("null"); }
+  bool boolean(bool b) { return scalar(b ? "true" : "false"); }
+  bool number_integer(number_integer_t v) { return scalar(message({v})); }
+  bool number_unsigned(number_unsigned_t v) {
+    if (capture_depth_ == 0 && !frames_.empty() && frames_.back() >= frame::shape) {
+      list().size += 1;
+      if (list().bad.empty()) list().values.push_back(v);
+      return true;
+    }
+    return scalar(message({v}));
+  }
+  bool number_float(number_float_t, const string_t& text) { return scalar(text); }  // as written
+  bool string(string_t& s) {
+    if (capture_depth_ > 0) {
+      separate();
+      append_json_string(capture_, s);
+      return true;
+    }
+    value(s, true);
+    return true;
+  }
+  bool binary(binary_t&) { return true; }  // never produced by the JSON parser
+  bool start_object(std::size_t) { return open(false); }
+  bool start_array(std::size_t) { return open(true); }
+  bool end_object() { return close('}'); }
+  bool end_array() { return close(']'); }
+  bool key(string_t& k) {
+    if (capture_depth_ > 0) {
+      separate();
+      append_json_string(capture_, k);
+      capture_ += ':';
+    } else if (frames_.back() == frame::root) {
+      top_key_ = k;
+      if (!names_.emplace(k, npos).second && !repeated_) {
+        repeated_ = true;
+        repeated_name_ = k;
       }
     } else {
-      h.tensors.push_back(parse_entry(key, value, h.data_size, source));
+      member_key_ = k;
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    syntax_error_ = e.what();
+    return false;
+  }
+
+  /// After a successful parse: throws the first error, else fills the header's tensors in key
+  /// order (its metadata is filled as the parse goes).
+  void finish(std::string_view source) {
+    if (not_object_) fail(source, "header is not a JSON object");
+    if (repeated_) fail(source, message({"header names '", repeated_name_, "' more than once"}));
+    if (!metadata_errors_.empty()) {
+      const auto& [k, v] = *metadata_errors_.begin();
+      errors_.insert_or_assign("__metadata__", message({"metadata '", k, "' is not a string (got ", v, ")"}));
+    }
+    if (!errors_.empty()) fail(source, errors_.begin()->second);
+    for (const auto& [name, index] : names_)
+      if (index != npos) h_.tensors.push_back(std::move(tensors_[index]));
+  }
+  /// Why the parse stopped: nlohmann-json's message, or "" when the nesting limit stopped it.
+  const std::string& syntax_error() const noexcept { return syntax_error_; }
+
+ private:
+  enum class frame : unsigned char { root, metadata, entry, shape, offsets };
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  number_list& list() noexcept { return frames_.back() == frame::shape ? entry_.shape : entry_.offsets; }
+
+  // A comma before the next key or value of a captured container.
+  void separate() {
+    const char last = capture_.back();
+    if (last != '[' && last != '{' && last != ':') capture_ += ',';
+  }
+
+  bool scalar(std::string_view text) {
+    if (capture_depth_ > 0) {
+      separate();
+      capture_ += text;
+    } else {
+      value(text, false);
+    }
+    return true;
+  }
+
+  // Containers the schema expects become frames; any other is captured as text.
+  bool open(bool array) {
+    if (frames_.size() + capture_depth_ >= static_cast<std::size_t>(max_json_depth)) return false;  // too deep
+    if (capture_depth_ == 0) {
+      if (frames_.empty() && !array) {
+        frames_.push_back(frame::root);
+        return true;
+      }
+      if (!frames_.empty() && frames_.back() == frame::root && !array) {
+        entry_ = {};
+        frames_.push_back(top_key_ == "__metadata__" ? frame::metadata : frame::entry);
+        return true;
+      }
+      if (!frames_.empty() && frames_.back() == frame::entry && array &&
+          (member_key_ == "shape" || member_key_ == "data_offsets")) {
+        frames_.push_back(member_key_ == "shape" ? frame::shape : frame::offsets);
+        list() = {};
+        list().present = true;
+        return true;
+      }
+      capture_.clear();
+    } else {
+      separate();
+    }
+    capture_ += array ? '[' : '{';
+    ++capture_depth_;
+    return true;
+  }
+
+  bool close(char c) {
+    if (capture_depth_ > 0) {
+      capture_ += c;
+      if (--capture_depth_ == 0) value(capture_, false);
+      return true;
+    }
+    const frame f = frames_.back();
+    frames_.pop_back();
+    if (f == frame::entry) {
+      tensor_info t;
+      std::string error = check_entry(top_key_, entry_, h_.data_size, t);
+      if (!error.empty()) {
+        errors_.insert_or_assign(top_key_, std::move(error));
+      } else {
+        names_[top_key_] = tensors_.size();
+        tensors_.push_back(std::move(t));
+      }
+    }
+    return true;
+  }
+
+  // A complete value that is not an expected container: a string's text, or JSON text.
+  void value(std::string_view text, bool is_string) {
+    if (frames_.empty()) {
+      not_object_ = true;
+      return;
+    }
+    switch (frames_.back()) {
+      case frame::root:
+        errors_.insert_or_assign(top_key_, top_key_ == "__metadata__"
+                                               ? std::string("\"__metadata__\" is not a JSON object")
+                                               : message({"tensor '", top_key_, "': its header entry is not a JSON object"}));
+        break;
+      case frame::metadata:
+        if (is_string) {
+          h_.metadata.insert_or_assign(member_key_, std::string(text));
+          metadata_errors_.erase(member_key_);
+        } else {
+          h_.metadata.erase(member_key_);
+          metadata_errors_.insert_or_assign(member_key_, std::string(text));
+        }
+        break;
+      case frame::entry:
+        if (member_key_ == "dtype") {
+          entry_.has_dtype = is_string;
+          entry_.dtype = is_string ? std::string(text) : std::string();
+        } else if (member_key_ == "shape") {
+          entry_.shape = {};
+        } else if (member_key_ == "data_offsets") {
+          entry_.offsets = {};
+        }
+        break;
+      case frame::shape:
+      case frame::offsets:
+        list().size += 1;
+        if (list().bad.empty()) {
+          if (is_string) append_json_string(list().bad, text);
+          else list().bad = text;
+        }
+        break;
     }
   }
+
+  header& h_;
+  std::vector<frame> frames_;       // the expected containers the parse is in
+  std::size_t capture_depth_ = 0;   // containers open in the value being captured
+  std::string capture_;             // that value's JSON text so far
+  std::string top_key_, member_key_;
+  entry_fields entry_;
+  std::map<std::string, std::size_t> names_;  // every top-level name → its index in tensors_ (npos: none)
+  std::vector<tensor_info> tensors_;          // valid entries, in file order
+  std::map<std::string, std::string> errors_;           // top-level name → what is wrong with it
+  std::map<std::string, std::string> metadata_errors_;  // metadata key → its non-string value
+  bool not_object_ = false, repeated_ = false;
+  std::string repeated_name_, syntax_error_;
+};
+
+/// Parses the header text into `h` (metadata and tensors, in key order) with nlohmann-json's
+/// parser and the handler above: one instantiation of nlohmann-json's lexer and parser.
+[[gnu::noinline]] inline void read_header(std::string_view text, header& h, std::string_view source) {
+  using adapter = nlohmann::detail::iterator_input_adapter<const char*>;
+  header_reader reader(h);
+  const bool ok = nlohmann::detail::parser<nlohmann::json, adapter>(adapter(text.data(), text.data() + text.size()))
+                      .sax_parse(&reader, /*strict=*/true);
+  if (!ok) {
+    if (reader.syntax_error().empty())
+      fail(source, message({"header is not valid JSON (nested more than ", max_json_depth, " levels deep)"}));
+    fail(source, message({"header is not valid JSON (", reader.syntax_error(), ")"}));
+  }
+  reader.finish(source);
 }
 
 }  // namespace detail
@@ -234,7 +423,7 @@ inline std::uint64_t get_unsigned(const nlohmann::json& v, std::string_view sour
   h.data_offset = static_cast<std::size_t>(8 + n);
   h.data_size = static_cast<std::size_t>(available - n);
   const std::string_view text(reinterpret_cast<const char*>(file.data() + 8), static_cast<std::size_t>(n));
-  detail::read_entries(detail::parse_json(text, source), h, source);
+  detail::read_header(text, h, source);
 
   // The ranges must tile the data area: sorted by begin, each starts where the previous ended.
   // (Sorting plain (begin, end, index) keys and then moving the entries is far less code than
@@ -282,7 +471,10 @@ namespace detail {
   for (const auto& t : tensors)
     if (t.name == "__metadata__")
       throw io_error("typegrad::safetensors::serialize: the tensor name '__metadata__' is reserved");
-  // Built in nlohmann's own std::map / std::vector storage (see json_object above).
+  // Built in nlohmann's own std::map / std::vector storage: its checked accessors would add
+  // throwing code to every call.
+  using json_object = nlohmann::json::object_t;
+  using json_array = nlohmann::json::array_t;
   json h(json::value_t::object);
   json_object& top = *h.get_ptr<json_object*>();
   if (!metadata.empty()) {
