@@ -169,10 +169,11 @@ inline void dense_forward(const T* __restrict W, const T* __restrict bias, const
       const auto lane = lane_index<T>();
       auto zv = batch<T>(T(0));
       for (std::size_t j = 0; o + j < Out; ++j) {
-        auto acc = batch<T>(T(0));
+        // The bias starts the sum in lane 0 (one addition fewer after the reduction).
+        auto acc = xsimd::select(lane == batch<T>(T(0)), batch<T>(bias[o + j]), batch<T>(T(0)));
         for (std::size_t c = 0; c < chunks; ++c)
           acc = xsimd::fma(batch<T>::load_aligned(W + (o + j) * in_p + c * L), batch<T>::load_aligned(x + c * L), acc);
-        zv = xsimd::select(lane == batch<T>(T(j)), batch<T>(sum_lanes<T, In>(acc) + bias[o + j]), zv);
+        zv = xsimd::select(lane == batch<T>(T(j)), batch<T>(sum_lanes<T, In>(acc)), zv);
       }
       zv.store_aligned(z + o);
     } else if constexpr (Out % L != 0) {
@@ -238,25 +239,16 @@ inline void dense_backward(T* __restrict W, T* __restrict bias, const T* __restr
 template <class Act, class T, std::size_t B, std::size_t N>
 inline void activation_forward(const T* Z, T* Y) noexcept {
   constexpr std::size_t L = lanes<T>, n_p = padded<T>(N);
-  if constexpr (N <= 2 && L > 2) {
-    // One or two outputs (a binary or regression head): the scalar function has half the
-    // latency of a full-width transcendental, and batch-1 inference is all latency.
-    // The row is assembled in a register and stored whole, so that the loss's register load
-    // of it is forwarded from one store instead of stalling on scalar ones.
-    if constexpr (B > 1 && B * N <= L) {
-      // A few samples: their values packed into one register, one vector evaluation.
-      alignas(alignment) T packed[L];
-      Act::value(gather_rows<T, B, N, n_p>(Z)).store_aligned(packed);
-      for (std::size_t b = 0; b < B; ++b) load_partial<T, N>(packed + b * N).store_aligned(Y + b * n_p);
-    } else {
-      const auto lane = lane_index<T>();
-      for (std::size_t b = 0; b < B; ++b) {
-        auto y = batch<T>(T(0));
-        for (std::size_t i = 0; i < N; ++i)
-          y = xsimd::select(lane == batch<T>(T(i)), batch<T>(Act::value(Z[b * n_p + i])), y);
-        y.store_aligned(Y + b * n_p);
-      }
-    }
+  if constexpr (B == 1 && N <= 2 && L > 2) {
+    // One sample of a one- or two-output head (binary classification, regression): the scalar
+    // function has about half the latency of a full-width transcendental, and a batch-1 step is
+    // all latency. (With a few samples the register-wide function per row is faster.) The row
+    // is assembled in a register and stored whole, so that the loss's register load of it is
+    // forwarded from one store instead of stalling on scalar ones.
+    const auto lane = lane_index<T>();
+    auto y = batch<T>(T(0));
+    for (std::size_t i = 0; i < N; ++i) y = xsimd::select(lane == batch<T>(T(i)), batch<T>(Act::value(Z[i])), y);
+    y.store_aligned(Y);
     return;
   }
   // The padding lanes are masked in the register (f(0) need not be 0): storing zeros over them
