@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <span>
 #include <stdexcept>
@@ -63,14 +62,13 @@ struct history {
 
   /// Writes the history as CSV (epoch,train_loss,validation_loss,validation_accuracy,seconds,samples_per_second).
   void write_csv(const std::string& path) const {
-    std::ofstream out(path);
+    std::FILE* out = std::fopen(path.c_str(), "w");
     if (!out) throw std::runtime_error("typegrad::history::write_csv: cannot open " + path);
-    out << "epoch,train_loss,validation_loss,validation_accuracy,seconds,samples_per_second\n";
-    out.precision(9);
-    for (const auto& e : epochs)
-      out << e.epoch << ',' << e.train_loss << ',' << e.validation_loss << ',' << e.validation_accuracy << ','
-          << e.seconds << ',' << e.samples_per_second << '\n';
-    if (!out) throw std::runtime_error("typegrad::history::write_csv: cannot write " + path);
+    bool ok = std::fputs("epoch,train_loss,validation_loss,validation_accuracy,seconds,samples_per_second\n", out) >= 0;
+    for (const auto& e : epochs)  // 9 significant digits
+      ok = ok && std::fprintf(out, "%zu,%.9g,%.9g,%.9g,%.9g,%.9g\n", e.epoch, e.train_loss, e.validation_loss,
+                              e.validation_accuracy, e.seconds, e.samples_per_second) > 0;
+    if (std::fclose(out) != 0 || !ok) throw std::runtime_error("typegrad::history::write_csv: cannot write " + path);
   }
 };
 
@@ -106,61 +104,113 @@ struct batch_target {
   }
 };
 
-// into += scale · from, register by register.
-template <class Net>
-void add_scaled(typename Net::parameters_type& into, const typename Net::parameters_type& from,
-                typename Net::value_type scale) noexcept {
+// The forward pass of B rows for prediction, validation and the short batch: out of line, so
+// those share one copy of the generated code (train_step keeps its own, inlined in the loop).
+template <std::size_t B, class Net>
+[[gnu::noinline]] void forward_rows(const Net& net, typename Net::template workspace<B>& ws,
+                                    const typename Net::value_type* x) noexcept {
+  net.template forward<B>(ws, x);
+}
+
+// The mean loss of rows [0, n) of padded network outputs `y` (B rows), one row at a time: the
+// rows after n are padding. Only the loss is instantiated for one row, not the network.
+template <class Net, class Loss, std::size_t B, std::size_t Targets>
+double rows_loss(const typename Net::value_type* y, const matrix<typename Net::value_type, B, Targets>& t,
+                 std::size_t n) noexcept {
   using T = typename Net::value_type;
-  using V = simd::batch<T>;
-  hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<Net::depth>), [&](auto I) {
-    constexpr std::size_t i = decltype(I)::value;
-    auto& dst = get<i>(into);
-    const auto& src = get<i>(from);
-    for_each_block_register<std::remove_cvref_t<decltype(dst)>>([&](auto p, std::size_t off) {
-      (V::load_aligned(dst.data(p) + off) + V(scale) * V::load_aligned(src.data(p) + off)).store_aligned(dst.data(p) + off);
-    });
-  });
+  constexpr std::size_t out = Net::out_size, stride = padded<T>(out);
+  matrix<T, 1, Targets> t1;
+  batch_target<Loss, T, 1, out, Targets> target;
+  double sum = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    std::copy_n(t.row(r), Targets, t1.data());
+    target.set(t1);
+    sum += Loss::template evaluate<T, 1, out>(y + r * stride, target.value, static_cast<T*>(nullptr));
+  }
+  return sum / double(n);
 }
 
-// One optimizer step from a whole gradient, for any update policy.
-template <class Net, class Opt>
-void apply_gradient(Net& net, Opt& opt, const typename Net::parameters_type& grad) noexcept {
-  if constexpr (requires { opt.step(net.parameters(), grad); }) {
-    opt.step(net.parameters(), grad);
+// A short, partial mini-batch: the first n < B rows of x (the rest zero) as one step of their
+// mean gradient. The same forward and fused backward as train_step at B (no kernels for other
+// batch sizes): the loss gradient of the padding rows is zeroed and the others scaled by B / n,
+// which turns the loss's mean over B rows into the mean over the n real ones.
+template <class Net, class Loss, class Opt, std::size_t B, std::size_t Targets, class Target>
+double partial_batch_step(Net& net, Opt& opt, const matrix<typename Net::value_type, B, Net::in_size>& x,
+                          const matrix<typename Net::value_type, B, Targets>& t, const Target& target,
+                          std::size_t n) noexcept {
+  using T = typename Net::value_type;
+  constexpr std::size_t stride = padded<T>(Net::out_size);
+  typename Net::template workspace<B> ws;
+  forward_rows<B>(net, ws, x.data());
+  if constexpr (loss_has_separate_gradient<Loss>) loss_gradient<Net, Loss, B>(ws, target);
+  else (void)loss_and_gradient<Net, Loss, B>(ws, target);
+  T* dy = Net::template output_gradient<B>(ws);
+  const T scale = T(B) / T(n);
+  for (std::size_t k = 0; k < n * stride; ++k) dy[k] *= scale;
+  std::fill(dy + n * stride, dy + B * stride, T(0));
+  const double loss = rows_loss<Net, Loss, B, Targets>(Net::template output<B>(ws), t, n);
+  constexpr bool fused = loss_fuses_last_activation<Loss, Net>;
+  if constexpr (requires { opt.begin_step(); }) opt.begin_step();
+  if constexpr (needs_full_gradient<Opt>) {
+    typename Net::parameters_type grad{};
+    gradient_sink<typename Net::parameters_type> sink{&grad};
+    net.template backward<B, decltype(sink), fused>(ws, sink);
+    opt.apply(net.parameters(), grad);
   } else {
-    using T = typename Net::value_type;
-    using V = simd::batch<T>;
-    if constexpr (requires { opt.begin_step(); }) opt.begin_step();
-    hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<Net::depth>), [&](auto I) {
-      constexpr std::size_t i = decltype(I)::value;
-      auto&& u = layer_updater<i>(opt);
-      auto& block = get<i>(net.parameters());
-      const auto& g = get<i>(grad);
-      for_each_block_register<std::remove_cvref_t<decltype(block)>>([&](auto p, std::size_t off) {
-        u.update(p, off, V::load_aligned(block.data(p) + off), V::load_aligned(g.data(p) + off))
-            .store_aligned(block.data(p) + off);
-      });
-    });
+    auto&& policy = step_policy<T>(opt);
+    net.template backward<B, std::remove_reference_t<decltype(policy)>, fused>(ws, policy);
   }
+  return loss;
 }
 
-// A short, partial mini-batch of r < B rows: the mean gradient of its samples, one at a time.
-template <class Net, class Loss, class Opt, class T, std::size_t F, std::size_t Targets>
-double partial_batch_step(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& data,
-                          std::span<const std::size_t> rows) {
-  typename Net::parameters_type total{}, one;
+/// The mean loss and the accuracy (see evaluate_accuracy) of the network over a dataset, from
+/// one forward pass per B rows; the last, partial batch is padded.
+struct validation_scores {
+  double loss = 0;
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
+};
+
+template <std::size_t B, class Net, class Loss, class T, std::size_t F, std::size_t Targets>
+validation_scores evaluate_batches(const Net& net, const dataset<T, F, Targets>& data, bool want_loss) {
+  constexpr std::size_t out = Net::out_size, stride = padded<T>(out);
+  constexpr bool binary = out == 1 && (std::is_same_v<Loss, binary_cross_entropy> || std::is_same_v<Loss, bce_with_logits>);
+  constexpr bool multiclass = out > 1 && Targets == 1 && std::is_same_v<Loss, softmax_cross_entropy>;
+  const T threshold = std::is_same_v<Loss, bce_with_logits> ? T(0) : T(0.5);
+  validation_scores s;
+  if (data.size() == 0) return {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::quiet_NaN()};
+  std::vector<std::size_t> rows(data.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+  matrix<T, B, F> x;
+  matrix<T, B, Targets> t;
+  batch_target<Loss, T, B, out, Targets> target;
+  typename Net::template workspace<B> ws;
   double loss_sum = 0;
-  matrix<T, 1, F> x;
-  matrix<T, 1, Targets> t;
-  batch_target<Loss, T, 1, Net::out_size, Targets> target;
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    data.batch(rows.subspan(r, 1), x, t);
-    target.set(t);
-    loss_sum += gradient_into(net, loss, x, target.value, one);
-    add_scaled<Net>(total, one, T(1) / T(rows.size()));
+  std::size_t right = 0;
+  for (std::size_t start = 0; start < rows.size(); start += B) {
+    const std::size_t n = data.batch(std::span<const std::size_t>(rows).subspan(start, std::min(B, rows.size() - start)), x, t);
+    forward_rows<B>(net, ws, x.data());
+    const T* y = Net::template output<B>(ws);
+    if (want_loss) {
+      if (n == B) {
+        target.set(t);
+        loss_sum += double(Loss::template evaluate<T, B, out>(y, target.value, static_cast<T*>(nullptr))) * B;
+      } else {
+        loss_sum += rows_loss<Net, Loss, B, Targets>(y, t, n) * double(n);
+      }
+    }
+    if constexpr (binary || multiclass) {
+      for (std::size_t r = 0; r < n; ++r) {
+        const T* yr = y + r * stride;
+        std::size_t guess;
+        if constexpr (binary) guess = yr[0] > threshold ? 1 : 0;
+        else guess = static_cast<std::size_t>(std::max_element(yr, yr + out) - yr);
+        right += guess == static_cast<std::size_t>(std::lround(t(r, 0)));
+      }
+    }
   }
-  apply_gradient(net, opt, total);
-  return loss_sum / double(rows.size());
+  s.loss = loss_sum / double(data.size());
+  if constexpr (binary || multiclass) s.accuracy = double(right) / double(data.size());
+  return s;
 }
 
 inline bool stderr_is_terminal() noexcept { return ::isatty(2) == 1; }
@@ -175,64 +225,34 @@ std::vector<T> predict(const Net& net, const dataset<T, F, Targets>& data) {
   std::vector<T> y(data.size() * out);
   std::vector<std::size_t> rows(data.size());
   for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
+  constexpr std::size_t stride = padded<T>(out);
   matrix<T, B, F> x;
   matrix<T, B, Targets> t;
+  typename Net::template workspace<B> ws;
   for (std::size_t start = 0; start < rows.size(); start += B) {
     const std::size_t n = data.batch(std::span<const std::size_t>(rows).subspan(start, std::min(B, rows.size() - start)), x, t);
-    const auto yb = net(x);
-    std::copy_n(yb.data(), n * out, y.data() + start * out);
+    detail::forward_rows<B>(net, ws, x.data());
+    const T* yb = Net::template output<B>(ws);  // padded rows
+    for (std::size_t r = 0; r < n; ++r) std::copy_n(yb + r * stride, out, y.data() + (start + r) * out);
   }
   return y;
 }
 
-/// Mean loss of the network over a whole dataset.
+/// Mean loss of the network over a whole dataset, B rows per forward pass.
 template <std::size_t B = 32, network_type Net, class Loss, class T, std::size_t F, std::size_t Targets>
-double evaluate_loss(const Net& net, const Loss& loss, const dataset<T, F, Targets>& data) {
-  std::vector<std::size_t> rows(data.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = i;
-  double sum = 0;
-  std::size_t start = 0;
-  matrix<T, B, F> x;
-  matrix<T, B, Targets> t;
-  detail::batch_target<Loss, T, B, Net::out_size, Targets> target;
-  for (; start + B <= rows.size(); start += B) {
-    data.batch(std::span<const std::size_t>(rows).subspan(start, B), x, t);
-    target.set(t);
-    sum += double(loss_value(net, loss, x, target.value)) * B;
-  }
-  matrix<T, 1, F> x1;
-  matrix<T, 1, Targets> t1;
-  detail::batch_target<Loss, T, 1, Net::out_size, Targets> target1;
-  for (; start < rows.size(); ++start) {
-    data.batch(std::span<const std::size_t>(rows).subspan(start, 1), x1, t1);
-    target1.set(t1);
-    sum += loss_value(net, loss, x1, target1.value);
-  }
-  return sum / double(data.size());
+double evaluate_loss(const Net& net, const Loss&, const dataset<T, F, Targets>& data) {
+  return detail::evaluate_batches<B, Net, Loss>(net, data, true).loss;
 }
 
 /// Fraction of samples classified right: a 0.5 threshold (0 for logits with bce_with_logits) on
 /// one output, the arg-max over several; NaN for a loss that is not a classification loss.
 template <std::size_t B = 32, network_type Net, class Loss, class T, std::size_t F, std::size_t Targets>
 double evaluate_accuracy(const Net& net, const Loss&, const dataset<T, F, Targets>& data) {
-  constexpr std::size_t out = Net::out_size;
-  constexpr bool binary = out == 1 && (std::is_same_v<Loss, binary_cross_entropy> || std::is_same_v<Loss, bce_with_logits>);
-  constexpr bool multiclass = out > 1 && Targets == 1 && std::is_same_v<Loss, softmax_cross_entropy>;
-  if constexpr (!binary && !multiclass) {
-    return std::numeric_limits<double>::quiet_NaN();
-  } else {
-    const auto y = predict<B>(net, data);
-    const double threshold = std::is_same_v<Loss, bce_with_logits> ? 0.0 : 0.5;
-    std::size_t right = 0;
-    for (std::size_t i = 0; i < data.size(); ++i) {
-      const std::size_t truth = static_cast<std::size_t>(std::lround(data.target(i, 0)));
-      std::size_t guess;
-      if constexpr (binary) guess = y[i] > threshold ? 1 : 0;
-      else guess = static_cast<std::size_t>(std::max_element(y.begin() + i * out, y.begin() + (i + 1) * out) - (y.begin() + i * out));
-      right += guess == truth;
-    }
-    return double(right) / double(data.size());
-  }
+  constexpr bool classification = (Net::out_size == 1 && (std::is_same_v<Loss, binary_cross_entropy> ||
+                                                          std::is_same_v<Loss, bce_with_logits>)) ||
+                                  (Net::out_size > 1 && Targets == 1 && std::is_same_v<Loss, softmax_cross_entropy>);
+  if constexpr (!classification) return std::numeric_limits<double>::quiet_NaN();
+  else return detail::evaluate_batches<B, Net, Loss>(net, data, false).accuracy;
 }
 
 /// Trains `net` on `train` in mini-batches of B samples (compile-time), for options.epochs epochs,
@@ -280,17 +300,19 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
       on_batch(epoch, batch_index, l);
     }
     if (start < order.size()) {
-      const auto rest = std::span<const std::size_t>(order).subspan(start);
-      const double l = detail::partial_batch_step(net, loss, opt, train, rest);
-      loss_sum += l * double(rest.size());
+      const std::size_t n = train.batch(std::span<const std::size_t>(order).subspan(start), x, t);
+      target.set(t);
+      const double l = detail::partial_batch_step<Net, Loss>(net, opt, x, t, target.value, n);
+      loss_sum += l * double(n);
       on_batch(epoch, batch_index, l);
     }
     epoch_record rec;
     rec.epoch = epoch;
     rec.train_loss = loss_sum / double(order.size());
-    if (validation) {
-      rec.validation_loss = evaluate_loss<B>(net, loss, *validation);
-      rec.validation_accuracy = evaluate_accuracy<B>(net, loss, *validation);
+    if (validation) {  // loss and accuracy from one forward pass per batch
+      const auto scores = detail::evaluate_batches<B, Net, Loss>(net, *validation, true);
+      rec.validation_loss = scores.loss;
+      rec.validation_accuracy = scores.accuracy;
     }
     rec.seconds = std::chrono::duration<double>(clock::now() - epoch_start).count();
     rec.samples_per_second = double(order.size()) / std::max(rec.seconds, 1e-12);
