@@ -99,65 +99,31 @@ inline std::uint64_t read_u64_le(const std::byte* p) noexcept {
 /// gigabytes (the reference Rust reader stops at 128 levels).
 inline constexpr int max_json_depth = 256;
 
-/// Appends `s` as a JSON string literal escaped as nlohmann-json's dump() writes it: `"` and `\`
-/// escaped, control characters as \b \f \n \r \t or \u00xx, everything else (UTF-8 included) as
-/// is. Returns false when `s` is not valid UTF-8 (Unicode's well-formed sequences: no overlong
-/// forms, surrogates or code points above U+10FFFF), which nlohmann-json refuses to write.
-inline bool append_json_string(std::string& out, std::string_view s) {
+/// Appends `s` as a JSON string literal escaped as nlohmann-json's dump() writes it (messages
+/// quote rejected string values this way).
+inline void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
-  bool valid = true;
   out += '"';
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20) {
-            out += "\\u00";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
-      continue;
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += hex[(c >> 4) & 15];
+          out += hex[c & 15];
+        } else {
+          out += c;
+        }
     }
-    // A multi-byte sequence: its length, and the range its second byte must lie in.
-    std::size_t length = 0;
-    unsigned char low = 0x80, high = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-      length = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      length = 3;
-      if (c == 0xe0) low = 0xa0;        // no overlong forms
-      else if (c == 0xed) high = 0x9f;  // no surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      length = 4;
-      if (c == 0xf0) low = 0x90;        // no overlong forms
-      else if (c == 0xf4) high = 0x8f;  // nothing above U+10FFFF
-    }
-    bool ok = length != 0 && i + length <= s.size();
-    for (std::size_t k = 1; ok && k < length; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      ok = k == 1 ? b >= low && b <= high : b >= 0x80 && b <= 0xbf;
-    }
-    if (!ok) {
-      valid = false;
-      length = 1;
-    }
-    out.append(s.substr(i, length));
-    i += length;
   }
   out += '"';
-  return valid;
 }
 
 // An array member of a tensor entry ("shape", "data_offsets") as far as the checks need it.
@@ -498,74 +464,61 @@ struct tensor_bytes {
 namespace detail {
 
 /// The header of `tensors` (data in the order given) and `metadata` as compact JSON with its keys
-/// sorted, byte for byte what nlohmann-json's dump() writes for it (and what the reference
-/// writer writes); throws io_error for names that would make an unreadable file. Written
-/// directly: the header is a fixed shape of strings and integers, and a JSON document plus
-/// nlohmann-json's serializer would cost a program that saves weights a second of compile time.
+/// sorted (nlohmann-json's dump()); throws io_error for names that would make an unreadable file.
 [[gnu::noinline]] inline std::string header_json(const std::vector<tensor_bytes>& tensors,
                                                  const std::map<std::string, std::string>& metadata) {
-  constexpr std::size_t metadata_entry = static_cast<std::size_t>(-1);
+  using nlohmann::json;
   for (const auto& t : tensors)
     if (t.name == "__metadata__")
       throw io_error("typegrad::safetensors::serialize: the tensor name '__metadata__' is reserved");
-  std::map<std::string, std::size_t> keys;  // the header's keys in their (sorted) order → tensor index
-  for (std::size_t i = 0; i < tensors.size(); ++i)
-    if (!keys.emplace(tensors[i].name, i).second)
-      throw io_error(message({"typegrad::safetensors::serialize: the tensor name '", tensors[i].name, "' is used twice"}));
-  if (!metadata.empty()) keys.emplace("__metadata__", metadata_entry);
-  std::vector<std::uint64_t> begin(tensors.size() + 1, 0);  // data offsets in the order given
-  for (std::size_t i = 0; i < tensors.size(); ++i) begin[i + 1] = begin[i] + tensors[i].bytes.size();
-
-  std::string out = "{";
-  bool valid = true;
-  const auto number = [&](std::uint64_t v) { out += message({v}); };
-  for (const auto& [key, index] : keys) {
-    if (out.size() > 1) out += ',';
-    valid = append_json_string(out, key) && valid;
-    if (index == metadata_entry) {
-      out += ":{";
-      for (const auto& [k, v] : metadata) {
-        if (out.back() != '{') out += ',';
-        valid = append_json_string(out, k) && valid;
-        out += ':';
-        valid = append_json_string(out, v) && valid;
-      }
-      out += '}';
-      continue;
-    }
-    const tensor_bytes& t = tensors[index];
-    out += ":{\"data_offsets\":[";
-    number(begin[index]);
-    out += ',';
-    number(begin[index + 1]);
-    out += "],\"dtype\":";
-    valid = append_json_string(out, t.dtype) && valid;
-    out += ",\"shape\":[";
-    for (std::size_t k = 0; k < t.shape.size(); ++k) {
-      if (k) out += ',';
-      number(t.shape[k]);
-    }
-    out += "]}";
+  // Built in nlohmann's own std::map / std::vector storage: its checked accessors would add
+  // throwing code to every call.
+  using json_object = nlohmann::json::object_t;
+  using json_array = nlohmann::json::array_t;
+  json h(json::value_t::object);
+  json_object& top = *h.get_ptr<json_object*>();
+  if (!metadata.empty()) {
+    json m(json::value_t::object);
+    for (const auto& [key, value] : metadata) m.get_ptr<json_object*>()->emplace(key, value);
+    top.emplace("__metadata__", std::move(m));
   }
-  out += '}';
-  if (valid) return out;
-
-  // Name the first string that is not UTF-8, in the order the header lists them.
+  std::uint64_t offset = 0;
+  for (const auto& t : tensors) {
+    json entry(json::value_t::object), shape(json::value_t::array), offsets(json::value_t::array);
+    for (std::uint64_t d : t.shape) shape.get_ptr<json_array*>()->emplace_back(d);
+    offsets.get_ptr<json_array*>()->emplace_back(offset);
+    offsets.get_ptr<json_array*>()->emplace_back(offset + t.bytes.size());
+    offset += t.bytes.size();
+    json_object& e = *entry.get_ptr<json_object*>();
+    e.emplace("dtype", t.dtype);
+    e.emplace("shape", std::move(shape));
+    e.emplace("data_offsets", std::move(offsets));
+    if (!top.emplace(t.name, std::move(entry)).second)
+      throw io_error(message({"typegrad::safetensors::serialize: the tensor name '", t.name, "' is used twice"}));
+  }
+  try {
+    return h.dump();
+  } catch (const json::type_error&) {
+    // dump() refuses invalid UTF-8 without saying where: name the first offending string, in
+    // the order the header lists them.
+  }
   const auto check = [](const char* what, const std::string& s) {
-    std::string ignored;
-    if (!append_json_string(ignored, s))
+    try {
+      (void)json(s).dump();
+    } catch (const json::type_error&) {
       throw io_error(message({"typegrad::safetensors::serialize: ", what, " ", typegrad::detail::quoted_excerpt(s),
                               " is not valid UTF-8"}));
+    }
   };
-  for (const auto& [key, index] : keys) {
+  for (const auto& [key, value] : top) {
     check("tensor name", key);
-    if (index == metadata_entry) {
-      for (const auto& [k, v] : metadata) {
-        check("metadata key", k);
-        check("metadata value", v);
+    if (key == "__metadata__") {
+      for (const auto& [mk, mv] : metadata) {
+        check("metadata key", mk);
+        check("metadata value", mv);
       }
     } else {
-      check("dtype", tensors[index].dtype);
+      check("dtype", *value.get_ptr<const json_object*>()->find("dtype")->second.get_ptr<const std::string*>());
     }
   }
   throw io_error("typegrad::safetensors::serialize: the header cannot be written as JSON");
@@ -575,7 +528,7 @@ namespace detail {
 
 /// The file holding `tensors` (data in the order given) and `metadata`; the header is padded
 /// with spaces so the data area starts 8-byte aligned, as the reference writer does. The header
-/// is compact JSON with its keys sorted (what nlohmann-json's dump() writes). Throws io_error for a repeated
+/// is compact JSON with its keys sorted (nlohmann-json's dump()). Throws io_error for a repeated
 /// or reserved ("__metadata__") tensor name, or a name or metadata that is not UTF-8.
 [[gnu::noinline]] inline std::vector<std::byte> serialize(const std::vector<tensor_bytes>& tensors,
                                                           const std::map<std::string, std::string>& metadata) {
