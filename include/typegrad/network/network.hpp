@@ -128,6 +128,9 @@ struct parameters_of<std::tuple<Layers...>> {
 /// A stack buffer that is never zero-filled: every kernel writes what it later reads.
 template <class T, std::size_t N>
 struct buffer {
+  // User-provided, so that value-initialisation (hana::tuple's default constructor) leaves the
+  // storage alone: zero-filling the workspace was a memset per step.
+  buffer() noexcept {}
   alignas(alignment) T data[N];
 };
 
@@ -249,7 +252,8 @@ class network {
     if constexpr (reads_caller_rows<B>) ws.caller_rows = x;
     else simd::pack_rows<value_type, B, in_size>(x, ws.input.data);
     if constexpr (workspace<B>::feature_major) {
-      simd::rows_to_features<value_type, B, in_size, padded<value_type>(in_size)>(ws.input.data, ws.input_t.data);
+      if constexpr (reads_caller_rows<B>) simd::rows_to_features<value_type, B, in_size, in_size>(x, ws.input_t.data);
+      else simd::rows_to_features<value_type, B, in_size, padded<value_type>(in_size)>(ws.input.data, ws.input_t.data);
       for_each_layer([&](auto I) {
         constexpr std::size_t i = decltype(I)::value;
         const value_type* xt = ws.input_t.data;
@@ -318,8 +322,10 @@ class network {
   static constexpr void for_each_layer(F&& f) {
     hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<depth>), f);
   }
+  // An input-major first layer reads only scalars of x (row-major) or its transpose
+  // (feature-major): no padded copy of x is made.
   template <std::size_t B>
-  static constexpr bool reads_caller_rows = !workspace<B>::feature_major && layer_t<0>::input_major;
+  static constexpr bool reads_caller_rows = layer_t<0>::input_major;
   template <std::size_t B, class I>
   static const value_type* layer_input(const workspace<B>& ws, I) noexcept {
     constexpr std::size_t i = I::value;
