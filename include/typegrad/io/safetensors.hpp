@@ -386,12 +386,11 @@ class header_reader {
 };
 
 /// Parses the header text into `h` (metadata and tensors, in key order) with nlohmann-json's
-/// parser and the handler above: one instantiation of nlohmann-json's lexer and parser.
+/// public SAX interface and the handler above (no JSON document is built).
 [[gnu::noinline]] inline void read_header(std::string_view text, header& h, std::string_view source) {
-  using adapter = nlohmann::detail::iterator_input_adapter<const char*>;
   header_reader reader(h);
-  const bool ok = nlohmann::detail::parser<nlohmann::json, adapter>(adapter(text.data(), text.data() + text.size()))
-                      .sax_parse(&reader, /*strict=*/true);
+  const bool ok = nlohmann::json::sax_parse(text.data(), text.data() + text.size(), &reader,
+                                            nlohmann::json::input_format_t::json, /*strict=*/true);
   if (!ok) {
     if (reader.syntax_error().empty())
       fail(source, message({"header is not valid JSON (nested more than ", max_json_depth, " levels deep)"}));
