@@ -92,3 +92,34 @@ TEMPLATE_TEST_CASE("load_partial fills N lanes and zeroes the rest", "[simd]", f
   };
   [&]<std::size_t... N>(std::index_sequence<N...>) { (check.template operator()<N + 1>(), ...); }(std::make_index_sequence<L>{});
 }
+
+TEMPLATE_TEST_CASE("activations with f(0) != 0 keep the parameter padding zero on every batch path", "[network][train][padding]",
+                   float, double) {
+  using T = TestType;
+  using test_support::padding_is_zero;
+  // sigmoid(0) = 1/2 and softplus(0) = ln 2: a padding lane of an activation that escaped its
+  // mask would give the next layer's padding weights a gradient, and then leak into outputs.
+  using input_major_first = tg::network<tg::input<5, T>, tg::dense<7, tg::sigmoid>, tg::dense<3, tg::softplus>,
+                                        tg::dense<2, tg::sigmoid>>;
+  using output_major_first = tg::network<tg::input<40, T>, tg::dense<3, tg::softplus>, tg::dense<1, tg::sigmoid>>;
+  auto run = [&]<class Net, std::size_t B>() {
+    Net net{tg::init::glorot_uniform{3}};
+    std::conditional_t<B == 1, tg::vector<T, Net::in_size>, tg::matrix<T, B, Net::in_size>> x;
+    std::conditional_t<B == 1, tg::vector<T, Net::out_size>, tg::matrix<T, B, Net::out_size>> t;
+    fill(x, double(B));
+    fill_probabilities(t, double(B));
+    tg::sgd opt{.lr = 0.2, .weight_decay = 0.01};
+    for (int s = 0; s < 20; ++s) tg::train_step(net, tg::binary_cross_entropy{}, opt, x, t);
+    REQUIRE(net.is_finite());
+    REQUIRE(padding_is_zero(net.parameters()));
+    REQUIRE(padding_is_zero(tg::gradient(net, tg::binary_cross_entropy{}, x, t)));
+  };
+  // Batch 1 and 3 run row by row; 20 and 40 feature-major (at least one register of samples).
+  run.template operator()<input_major_first, 1>();
+  run.template operator()<input_major_first, 3>();
+  run.template operator()<input_major_first, 20>();
+  run.template operator()<input_major_first, 40>();
+  run.template operator()<output_major_first, 1>();
+  run.template operator()<output_major_first, 3>();
+  run.template operator()<output_major_first, 20>();
+}

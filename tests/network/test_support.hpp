@@ -5,6 +5,9 @@
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace test_support {
 
@@ -22,6 +25,28 @@ void fill_probabilities(Tensor& a, double salt = 0.0) {
   using T = typename Tensor::value_type;
   for (std::size_t i = 0; i < Tensor::size(); ++i)
     a.data()[i] = static_cast<T>(0.5 + 0.45 * std::sin(2.1 * double(i) + 0.3 + salt));
+}
+
+/// True when every padding slot of every parameter block of `p` (a network's parameters, or a
+/// parameter-shaped gradient or optimizer state) is zero.
+template <class Params>
+bool padding_is_zero(const Params& p) {
+  bool zero = true;
+  auto check_block = [&](const auto& blk) {
+    using blk_t = std::remove_cvref_t<decltype(blk)>;
+    // Whatever the storage layout, every slot that no weight(o, i) refers to is padding.
+    const auto* w = blk.data(typegrad::simd::weight_c);
+    std::vector<bool> used(blk_t::padded_size(typegrad::simd::weight_c), false);
+    for (std::size_t o = 0; o < blk_t::out_size; ++o)
+      for (std::size_t i = 0; i < blk_t::in_size; ++i) used[std::size_t(&blk.weight(o, i) - w)] = true;
+    for (std::size_t k = 0; k < used.size(); ++k) zero = zero && (used[k] || w[k] == 0);
+    for (std::size_t o = blk_t::out_size; o < typegrad::padded<typename blk_t::value_type>(blk_t::out_size); ++o)
+      zero = zero && blk.data(typegrad::simd::bias_c)[o] == 0;
+  };
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (check_block(typegrad::get<I>(p)), ...);
+  }(std::make_index_sequence<Params::depth>{});
+  return zero;
 }
 
 }  // namespace test_support

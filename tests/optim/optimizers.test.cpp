@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../network/test_support.hpp"
+
 namespace tg = typegrad;
 using json = nlohmann::json;
 
@@ -103,25 +105,7 @@ void replay(const std::string& name, Opt&& opt) {
   if (report_each) WARN(name << " (" << (sizeof(T) == 4 ? "float" : "double") << "): worst relative error " << worst);
 }
 
-// True when every padding slot of every block of `p` is zero.
-template <class Params>
-bool padding_is_zero(const Params& p) {
-  bool zero = true;
-  auto check_block = [&](const auto& blk) {
-    using blk_t = std::remove_cvref_t<decltype(blk)>;
-    // Whatever the storage layout, every slot that no weight(o, i) refers to is padding.
-    const auto* w = blk.data(tg::simd::weight_c);
-    std::vector<bool> used(blk_t::padded_size(tg::simd::weight_c), false);
-    for (std::size_t o = 0; o < blk_t::out_size; ++o)
-      for (std::size_t i = 0; i < blk_t::in_size; ++i) used[std::size_t(&blk.weight(o, i) - w)] = true;
-    for (std::size_t k = 0; k < used.size(); ++k) zero = zero && (used[k] || w[k] == 0);
-    for (std::size_t o = blk_t::out_size; o < tg::padded<typename blk_t::value_type>(blk_t::out_size); ++o)
-      zero = zero && blk.data(tg::simd::bias_c)[o] == 0;
-  };
-  check_block(tg::get<0>(p));
-  check_block(tg::get<1>(p));
-  return zero;
-}
+using test_support::padding_is_zero;
 
 }  // namespace
 
