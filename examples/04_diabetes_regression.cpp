@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   auto opt = tg::make_optimizer(net, tg::adam{.lr = 3e-3, .weight_decay = 1e-3});
   const auto hist = tg::fit<16>(net, tg::mse{}, opt, train_s,
                                 {.epochs = 400, .seed = 5, .validation_fraction = 0.2, .patience = 30, .show = tg::progress::never});
-  const auto pred = tg::predict(net, test_s);
+  const auto pred = tg::predict<16>(net, test_s);  // the batch size fit used: its kernels are shared
   for (std::size_t i = 0; i < test.size(); ++i) y_net[i] = pred[i] * t_sd + t_mean;
 
   std::printf("network (best epoch %zu of %zu): RMSE %.2f  R² %.3f\n", hist.best_epoch, hist.epochs.size(),

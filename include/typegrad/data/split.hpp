@@ -10,6 +10,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -41,21 +42,33 @@ inline std::vector<std::size_t> shuffled_indices(std::size_t n, std::uint64_t se
 
 namespace detail {
 
+// Sorts (key, index) pairs ascending. Every sort of the splits and metrics goes through this one
+// instantiation of std::sort (each comparator or element type would generate its own).
+[[gnu::noinline]] inline void sort_keyed(std::vector<std::pair<double, std::size_t>>& v) { std::sort(v.begin(), v.end()); }
+
 // Indices of each class (distinct label values, ascending), each list shuffled by `rng`.
 template <class L>
 std::vector<std::vector<std::size_t>> shuffled_classes(std::span<const L> labels, random_engine& rng,
                                                        const char* who) {
-  std::map<L, std::vector<std::size_t>> by_class;
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i] != labels[i])  // NaN: not a class, and it would break the map's order
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] != labels[i])  // NaN: not a class, and it would break the order
       throw std::invalid_argument(std::string(who) + ": label " + std::to_string(i) + " is NaN");
-    by_class[labels[i]].push_back(i);
-  }
   std::vector<std::vector<std::size_t>> classes;
-  for (auto& entry : by_class) {
-    shuffle(entry.second, rng);
-    classes.push_back(std::move(entry.second));
+  if constexpr (std::is_floating_point_v<L> ? sizeof(L) <= sizeof(double) : sizeof(L) <= 4) {
+    // Exact in double: sort (label, index) pairs, so each class's indices come out ascending.
+    std::vector<std::pair<double, std::size_t>> keyed(labels.size());
+    for (std::size_t i = 0; i < labels.size(); ++i) keyed[i] = {static_cast<double>(labels[i]), i};
+    sort_keyed(keyed);
+    for (std::size_t k = 0; k < keyed.size(); ++k) {
+      if (k == 0 || keyed[k].first != keyed[k - 1].first) classes.emplace_back();
+      classes.back().push_back(keyed[k].second);
+    }
+  } else {
+    std::map<L, std::vector<std::size_t>> by_class;
+    for (std::size_t i = 0; i < labels.size(); ++i) by_class[labels[i]].push_back(i);
+    for (auto& entry : by_class) classes.push_back(std::move(entry.second));
   }
+  for (auto& c : classes) shuffle(c, rng);
   return classes;
 }
 
@@ -66,8 +79,9 @@ std::vector<std::vector<std::size_t>> shuffled_classes(std::span<const L> labels
 /// samples, shared among the classes in proportion to their sizes by the largest remainder
 /// method: a class of n_c samples puts floor or ceil of n_test · n_c / n samples in the test set.
 /// @throws std::invalid_argument unless 0 < test_fraction < 1 and both sets are non-empty
+// Out of line: one copy however many callers (fit, the examples) split the same label type.
 template <class L>
-split_indices stratified_split(std::span<const L> labels, double test_fraction, std::uint64_t seed) {
+[[gnu::noinline]] split_indices stratified_split(std::span<const L> labels, double test_fraction, std::uint64_t seed) {
   const std::size_t n = labels.size();
   if (!(test_fraction > 0 && test_fraction < 1))
     throw std::invalid_argument("typegrad::stratified_split: test_fraction must be in (0, 1)");
@@ -78,7 +92,8 @@ split_indices stratified_split(std::span<const L> labels, double test_fraction, 
   random_engine rng{seed};
   const auto classes = detail::shuffled_classes(labels, rng, "typegrad::stratified_split");
 
-  // Hamilton apportionment: floors first, then the largest remainders (ties: smaller class label).
+  // Hamilton apportionment: floors first, then the largest remainders (ties: smaller class label),
+  // i.e. ascending (-remainder, class).
   std::vector<std::size_t> take(classes.size());
   std::vector<std::pair<double, std::size_t>> remainder;
   std::size_t given = 0;
@@ -86,22 +101,19 @@ split_indices stratified_split(std::span<const L> labels, double test_fraction, 
     const double exact = static_cast<double>(n_test) * static_cast<double>(classes[c].size()) / static_cast<double>(n);
     take[c] = static_cast<std::size_t>(std::floor(exact));
     given += take[c];
-    remainder.emplace_back(exact - static_cast<double>(take[c]), c);
+    remainder.emplace_back(static_cast<double>(take[c]) - exact, c);
   }
-  // Larger remainder first, then smaller class index: the order a stable sort on the remainder
-  // alone gives, with much less code than std::stable_sort's merges.
-  std::sort(remainder.begin(), remainder.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  });
+  detail::sort_keyed(remainder);
   for (std::size_t k = 0; given < n_test; ++k, ++given) ++take[remainder[k].second];
 
+  // Both lists ascending without a sort: mark the test rows, then one pass over 0..n-1.
+  std::vector<unsigned char> in_test(n, 0);
+  for (std::size_t c = 0; c < classes.size(); ++c)
+    for (std::size_t k = 0; k < take[c]; ++k) in_test[classes[c][k]] = 1;
   split_indices out;
-  for (std::size_t c = 0; c < classes.size(); ++c) {
-    out.test.insert(out.test.end(), classes[c].begin(), classes[c].begin() + static_cast<std::ptrdiff_t>(take[c]));
-    out.train.insert(out.train.end(), classes[c].begin() + static_cast<std::ptrdiff_t>(take[c]), classes[c].end());
-  }
-  std::sort(out.train.begin(), out.train.end());
-  std::sort(out.test.begin(), out.test.end());
+  out.test.reserve(n_test);
+  out.train.reserve(n - n_test);
+  for (std::size_t i = 0; i < n; ++i) (in_test[i] ? out.test : out.train).push_back(i);
   return out;
 }
 
@@ -121,7 +133,7 @@ split_indices stratified_split(const dataset<T, Features, 1>& data, double test_
 /// class stopped, so fold sizes differ by at most 1 and so do a class's counts in any two folds.
 /// @throws std::invalid_argument unless 2 <= k <= labels.size()
 template <class L>
-std::vector<split_indices> stratified_kfold(std::span<const L> labels, std::size_t k, std::uint64_t seed) {
+[[gnu::noinline]] std::vector<split_indices> stratified_kfold(std::span<const L> labels, std::size_t k, std::uint64_t seed) {
   if (k < 2 || k > labels.size())
     throw std::invalid_argument("typegrad::stratified_kfold: k = " + std::to_string(k) + " for " +
                                 std::to_string(labels.size()) + " samples; need 2 <= k <= n");

@@ -22,6 +22,23 @@
 
 namespace typegrad {
 
+namespace detail {
+
+// "v0,v1,...": each value with enough digits to round-trip exactly (out of line, per T only).
+template <class T>
+[[gnu::noinline]] std::string join_numbers(const T* values, std::size_t n) {
+  std::string out;
+  char buf[40];
+  for (std::size_t j = 0; j < n; ++j) {
+    std::snprintf(buf, sizeof buf, "%s%.*g", j ? "," : "", std::numeric_limits<T>::max_digits10,
+                  static_cast<double>(values[j]));
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace detail
+
 /// Standardises features to zero mean and unit variance, as scikit-learn's `StandardScaler`:
 /// `scale` is the *population* standard deviation (divisor n, not n - 1), and a feature whose
 /// standard deviation is zero (or below 10·ε·max(1, |mean|), i.e. rounding noise of a constant)
@@ -88,7 +105,10 @@ struct standardizer {
   /// The statistics as text, for a weights file's metadata (save_weights(net, path, meta)):
   /// `<prefix>mean` and `<prefix>scale`, comma-separated, with enough digits to round-trip exactly.
   std::map<std::string, std::string> to_metadata(const std::string& prefix = "standardizer.") const {
-    return {{prefix + "mean", join(mean)}, {prefix + "scale", join(scale)}};
+    std::map<std::string, std::string> meta;
+    meta.emplace(prefix + "mean", detail::join_numbers<T>(mean.data(), Features));
+    meta.emplace(prefix + "scale", detail::join_numbers<T>(scale.data(), Features));
+    return meta;
   }
   /// Reads what to_metadata wrote (e.g. the map load_weights returns). Throws io_error naming the
   /// key when an entry is missing, has the wrong count or a bad number; the object is unchanged then.
@@ -103,17 +123,7 @@ struct standardizer {
   }
 
  private:
-  static std::string join(const std::array<T, Features>& values) {
-    std::string out;
-    char buf[40];
-    for (std::size_t j = 0; j < Features; ++j) {
-      std::snprintf(buf, sizeof buf, "%.*g", std::numeric_limits<T>::max_digits10, static_cast<double>(values[j]));
-      out += (j ? "," : "");
-      out += buf;
-    }
-    return out;
-  }
-  static std::array<T, Features> split(const std::map<std::string, std::string>& meta, const std::string& key) {
+  [[gnu::noinline]] static std::array<T, Features> split(const std::map<std::string, std::string>& meta, const std::string& key) {
     const auto it = meta.find(key);
     if (it == meta.end()) throw io_error("typegrad::standardizer::from_metadata: no '" + key + "' entry");
     std::array<T, Features> values{};

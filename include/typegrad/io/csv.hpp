@@ -14,6 +14,7 @@
 #include <span>
 #include <system_error>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <typegrad/data/dataset.hpp>
@@ -108,11 +109,11 @@ inline std::string trimmed(std::string_view s) {
   return std::string(s);
 }
 
-[[noreturn]] inline void csv_fail(std::string_view name, std::size_t line, std::size_t column, const std::string& why) {
+[[noreturn, gnu::noinline, gnu::cold]] inline void csv_fail(std::string_view name, std::size_t line, std::size_t column, const std::string& why) {
   throw data_error(message({name, ": line ", line, ", column ", column, ": ", why}));
 }
 
-inline std::string describe(number_status status, std::string_view field, std::string_view type) {
+[[gnu::noinline, gnu::cold]] inline std::string describe(number_status status, std::string_view field, std::string_view type) {
   switch (status) {
     case number_status::empty: return "empty field, expected a number";
     case number_status::not_a_number: return message({quoted_excerpt(field), " is not a number"});
@@ -139,7 +140,7 @@ struct csv_layout {
 };
 
 // `width` = the required number of columns, or 0 to take it from the header or first data row.
-inline csv_layout csv_scan(std::string_view text, std::string_view name, const csv_options& options,
+[[gnu::noinline]] inline csv_layout csv_scan(std::string_view text, std::string_view name, const csv_options& options,
                            std::size_t width) {
   csv_layout layout;
   auto& lines = layout.lines;
@@ -235,6 +236,80 @@ constexpr std::string_view type_name = std::is_same_v<T, float> ? "float" : "dou
 
 }  // namespace detail
 
+namespace detail {
+
+// The body of parse_csv with Features and Targets as run-time values (one copy per T, not per
+// dataset shape): appends each row's features and targets to `features` and `targets`. Cold
+// (optimised for size: a file is read once), reached through parse_csv_rows so that the
+// caller's code is not predicted cold too.
+template <class T>
+[[gnu::noinline, gnu::cold]] void parse_csv_rows_cold(std::string_view text, std::string_view name,
+                                                 const csv_options& options, std::size_t n_features,
+                                                 std::size_t n_targets, std::vector<T>& features,
+                                                 std::vector<T>& targets, std::vector<std::string>& class_names,
+                                                 std::vector<std::string>& feature_names) {
+  std::vector<std::size_t> feature_cols = options.feature_columns, target_cols = options.target_columns;
+  if (!feature_cols.empty() && feature_cols.size() != n_features)
+    throw std::invalid_argument(
+        message({"typegrad::read_csv: ", feature_cols.size(), " feature columns given for ", n_features, " features"}));
+  if (!target_cols.empty() && target_cols.size() != n_targets)
+    throw std::invalid_argument(
+        message({"typegrad::read_csv: ", target_cols.size(), " target columns given for ", n_targets, " targets"}));
+  const bool default_columns = feature_cols.empty() && target_cols.empty();
+
+  const csv_layout layout = csv_scan(text, name, options, default_columns ? n_features + n_targets : 0);
+  const std::size_t width = layout.width, first = layout.first_data;
+  if (feature_cols.empty())
+    for (std::size_t i = 0; i < n_features; ++i) feature_cols.push_back(i);
+  if (target_cols.empty())
+    for (std::size_t i = 0; i < n_targets; ++i) target_cols.push_back(width >= n_targets ? width - n_targets + i : i);
+  for (const auto c : feature_cols)
+    if (c >= width || std::count(target_cols.begin(), target_cols.end(), c) != 0)
+      csv_fail(name, first + 1, c + 1,
+               message({"feature column ", c, " (0-based) is not a column of this ", width,
+                        "-column file, or is also a target column"}));
+  for (const auto c : target_cols)
+    if (c >= width)
+      csv_fail(name, first + 1, c + 1,
+               message({"target column ", c, " (0-based) is not a column of this ", width, "-column file"}));
+
+  class_names = layout.class_names;
+  if (!layout.names.empty())
+    for (const auto c : feature_cols) feature_names.push_back(trimmed(layout.names[c]));
+  const std::size_t rows = layout.lines.size() - first;  // never an announced count: fuzzed headers announce 10^18
+  features.reserve(rows * n_features);
+  targets.reserve(rows * n_targets);
+  const std::size_t classes = layout.class_names.size();
+  std::vector<std::string_view> fields;
+  for (std::size_t l = first; l < layout.lines.size(); ++l) {
+    csv_row(layout, l, name, options.separator, fields);
+    auto read = [&](std::size_t c, std::vector<T>& out) {
+      T value{};
+      const auto status = parse_number(fields[c], value);
+      if (status != number_status::ok) csv_fail(name, l + 1, c + 1, describe(status, fields[c], type_name<T>));
+      out.push_back(value);
+    };
+    for (std::size_t i = 0; i < n_features; ++i) read(feature_cols[i], features);
+    for (std::size_t i = 0; i < n_targets; ++i) read(target_cols[i], targets);
+    const T t0 = targets[targets.size() - n_targets];
+    if (classes != 0 && n_targets == 1 && !(t0 >= T(0) && t0 < static_cast<T>(classes) && t0 == std::floor(t0)))
+      csv_fail(name, l + 1, target_cols[0] + 1,
+               message({quoted_excerpt(fields[target_cols[0]]), " is not a class index 0..", classes - 1,
+                        " of the classes named on line 1"}));
+  }
+  csv_check_count(layout, features.size() / n_features, name);
+}
+
+template <class T>
+[[gnu::noinline]] void parse_csv_rows(std::string_view text, std::string_view name, const csv_options& options,
+                                      std::size_t n_features, std::size_t n_targets, std::vector<T>& features,
+                                      std::vector<T>& targets, std::vector<std::string>& class_names,
+                                      std::vector<std::string>& feature_names) {
+  parse_csv_rows_cold<T>(text, name, options, n_features, n_targets, features, targets, class_names, feature_names);
+}
+
+}  // namespace detail
+
 /// Parses CSV text (the contents of a file called `name`, used in messages) into a dataset.
 ///
 /// Strict: every row must have the same number of columns and every read field must be a
@@ -247,57 +322,12 @@ constexpr std::string_view type_name = std::is_same_v<T, float> ? "float" : "dou
 template <class T, std::size_t Features, std::size_t Targets = 1>
 dataset<T, Features, Targets> parse_csv(std::string_view text, std::string_view name, const csv_options& options = {}) {
   static_assert(std::is_floating_point_v<T>, "typegrad::parse_csv<T, ...>: T must be float or double");
-  std::vector<std::size_t> feature_cols = options.feature_columns, target_cols = options.target_columns;
-  if (!feature_cols.empty() && feature_cols.size() != Features)
-    throw std::invalid_argument(
-        detail::message({"typegrad::read_csv: ", feature_cols.size(), " feature columns given for ", Features, " features"}));
-  if (!target_cols.empty() && target_cols.size() != Targets)
-    throw std::invalid_argument(
-        detail::message({"typegrad::read_csv: ", target_cols.size(), " target columns given for ", Targets, " targets"}));
-  const bool default_columns = feature_cols.empty() && target_cols.empty();
-
-  const detail::csv_layout layout = detail::csv_scan(text, name, options, default_columns ? Features + Targets : 0);
-  const std::size_t width = layout.width, first = layout.first_data;
-  if (feature_cols.empty())
-    for (std::size_t i = 0; i < Features; ++i) feature_cols.push_back(i);
-  if (target_cols.empty())
-    for (std::size_t i = 0; i < Targets; ++i) target_cols.push_back(width >= Targets ? width - Targets + i : i);
-  for (const auto c : feature_cols)
-    if (c >= width || std::count(target_cols.begin(), target_cols.end(), c) != 0)
-      detail::csv_fail(name, first + 1, c + 1,
-                       detail::message({"feature column ", c, " (0-based) is not a column of this ", width,
-                                        "-column file, or is also a target column"}));
-  for (const auto c : target_cols)
-    if (c >= width)
-      detail::csv_fail(name, first + 1, c + 1,
-                       detail::message({"target column ", c, " (0-based) is not a column of this ", width,
-                                        "-column file"}));
-
-  dataset<T, Features, Targets> out;
-  out.class_names() = layout.class_names;
-  if (!layout.names.empty())
-    for (const auto c : feature_cols) out.feature_names().push_back(detail::trimmed(layout.names[c]));
-  out.reserve(layout.lines.size() - first);  // never an announced count: fuzzed headers announce 10^18
-  const std::size_t classes = layout.class_names.size();
-  std::vector<std::string_view> fields;
-  T x[Features], t[Targets];
-  for (std::size_t l = first; l < layout.lines.size(); ++l) {
-    detail::csv_row(layout, l, name, options.separator, fields);
-    auto read = [&](std::size_t c, T& value) {
-      const auto status = detail::parse_number(fields[c], value);
-      if (status != detail::number_status::ok)
-        detail::csv_fail(name, l + 1, c + 1, detail::describe(status, fields[c], detail::type_name<T>));
-    };
-    for (std::size_t i = 0; i < Features; ++i) read(feature_cols[i], x[i]);
-    for (std::size_t i = 0; i < Targets; ++i) read(target_cols[i], t[i]);
-    if (classes != 0 && Targets == 1 &&
-        !(t[0] >= T(0) && t[0] < static_cast<T>(classes) && t[0] == std::floor(t[0])))
-      detail::csv_fail(name, l + 1, target_cols[0] + 1,
-                       detail::message({detail::quoted_excerpt(fields[target_cols[0]]), " is not a class index 0..",
-                                        classes - 1, " of the classes named on line 1"}));
-    out.push_back(std::span<const T, Features>(x), std::span<const T, Targets>(t));
-  }
-  detail::csv_check_count(layout, out.size(), name);
+  std::vector<T> features, targets;
+  std::vector<std::string> class_names, feature_names;
+  detail::parse_csv_rows<T>(text, name, options, Features, Targets, features, targets, class_names, feature_names);
+  dataset<T, Features, Targets> out(std::move(features), std::move(targets));
+  out.class_names() = std::move(class_names);
+  out.feature_names() = std::move(feature_names);
   return out;
 }
 
@@ -314,7 +344,7 @@ struct csv_table {
 /// Parses CSV text into a `csv_table` with the same checks as `parse_csv`.
 /// @throws data_error "name: line L, column C: what is wrong"
 template <class T>
-csv_table<T> parse_csv_table(std::string_view text, std::string_view name, const csv_options& options = {}) {
+[[gnu::noinline]] csv_table<T> parse_csv_table(std::string_view text, std::string_view name, const csv_options& options = {}) {
   static_assert(std::is_floating_point_v<T>, "typegrad::parse_csv_table<T>: T must be float or double");
   const detail::csv_layout layout = detail::csv_scan(text, name, options, 0);
   csv_table<T> out;

@@ -7,8 +7,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -72,12 +72,9 @@ struct header {
 };
 
 /// "[3, 7]": a shape as the messages print it.
-inline std::string shape_string(const std::vector<std::uint64_t>& shape) {
+[[gnu::noinline, gnu::cold]] inline std::string shape_string(const std::vector<std::uint64_t>& shape) {
   std::string s = "[";
-  for (std::size_t k = 0; k < shape.size(); ++k) {
-    if (k) s += ", ";
-    s += std::to_string(shape[k]);
-  }
+  for (std::size_t k = 0; k < shape.size(); ++k) s += typegrad::detail::message({k ? ", " : "", shape[k]});
   return s + "]";
 }
 
@@ -143,7 +140,7 @@ struct entry_fields {
 };
 
 // The checks of one entry, in the order the messages promise; "" when the entry is valid.
-[[gnu::noinline]] inline std::string check_entry(const std::string& name, const entry_fields& e, std::size_t data_size,
+[[gnu::noinline, gnu::cold]] inline std::string check_entry(const std::string& name, const entry_fields& e, std::size_t data_size,
                                                  tensor_info& t) {
   using part = typegrad::detail::message_part;
   const std::string who = message({"tensor '", name, "'"});
@@ -387,7 +384,7 @@ class header_reader {
 
 /// Parses the header text into `h` (metadata and tensors, in key order) with nlohmann-json's
 /// public SAX interface and the handler above (no JSON document is built).
-[[gnu::noinline]] inline void read_header(std::string_view text, header& h, std::string_view source) {
+[[gnu::noinline, gnu::cold]] inline void read_header(std::string_view text, header& h, std::string_view source) {
   header_reader reader(h);
   const bool ok = nlohmann::json::sax_parse(text.data(), text.data() + text.size(), &reader,
                                             nlohmann::json::input_format_t::json, /*strict=*/true);
@@ -429,7 +426,8 @@ class header_reader {
   // sorting the entries themselves.)
   std::vector<std::array<std::uint64_t, 3>> order(h.tensors.size());
   for (std::size_t k = 0; k < order.size(); ++k) order[k] = {h.tensors[k].begin, h.tensors[k].end, k};
-  std::sort(order.begin(), order.end());
+  std::make_heap(order.begin(), order.end());  // a heap sort: far less code than std::sort's introsort
+  std::sort_heap(order.begin(), order.end());
   std::vector<tensor_info> sorted(order.size());
   for (std::size_t k = 0; k < order.size(); ++k) sorted[k] = std::move(h.tensors[order[k][2]]);
   h.tensors = std::move(sorted);
@@ -464,7 +462,7 @@ namespace detail {
 
 /// The header of `tensors` (data in the order given) and `metadata` as compact JSON with its keys
 /// sorted (nlohmann-json's dump()); throws io_error for names that would make an unreadable file.
-[[gnu::noinline]] inline std::string header_json(const std::vector<tensor_bytes>& tensors,
+[[gnu::noinline, gnu::cold]] inline std::string header_json(const std::vector<tensor_bytes>& tensors,
                                                  const std::map<std::string, std::string>& metadata) {
   using nlohmann::json;
   for (const auto& t : tensors)
@@ -546,41 +544,49 @@ namespace detail {
 }
 
 /// The whole content of the file at `path`; `source` (default: the path) starts error messages.
-inline std::vector<std::byte> read_file(const std::filesystem::path& path, std::string_view source = {}) {
+[[gnu::noinline]] inline std::vector<std::byte> read_file(const std::filesystem::path& path,
+                                                                     std::string_view source = {}) {
+  using detail::message;
   const std::string who = source.empty() ? path.string() : std::string(source);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error(who + ": cannot open the file for reading");
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw io_error(who + ": cannot determine the file size");
-  in.seekg(0, std::ios::beg);
-  std::vector<std::byte> bytes(static_cast<std::size_t>(size));
-  if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) throw io_error(who + ": reading the file failed");
+  std::FILE* in = std::fopen(path.c_str(), "rb");
+  if (!in) throw io_error(message({who, ": cannot open the file for reading"}));
+  std::vector<std::byte> bytes;
+  std::size_t size = 0;
+  bool failed = false;
+  while (!failed) {  // chunks of doubling size: no seek, so pipes and special files work too
+    bytes.resize(std::max<std::size_t>(4096, 2 * size));
+    const std::size_t got = std::fread(bytes.data() + size, 1, bytes.size() - size, in);
+    size += got;
+    if (size < bytes.size()) {
+      failed = std::ferror(in) != 0;
+      break;
+    }
+  }
+  std::fclose(in);
+  if (failed) throw io_error(message({who, ": reading the file failed"}));
+  bytes.resize(size);
   return bytes;
 }
 
 /// Writes `bytes` to a temporary file next to `path`, then renames it over `path`: a failed
 /// write never leaves a partial file at `path` (the rename is atomic on POSIX file systems).
-inline void write_file_atomically(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+[[gnu::noinline]] inline void write_file_atomically(const std::filesystem::path& path,
+                                                               std::span<const std::byte> bytes) {
   using detail::message;
   static std::atomic<std::uint64_t> counter{0};
   std::filesystem::path tmp = path;
   tmp += message({".tmp-", std::chrono::steady_clock::now().time_since_epoch().count(), "-", counter++});
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw io_error(message({path.string(), ": cannot open '", tmp.string(), "' for writing"}));
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw io_error(message({path.string(), ": writing '", tmp.string(), "' failed"}));
-    }
+  std::error_code ignored;
+  std::FILE* out = std::fopen(tmp.c_str(), "wb");
+  if (!out) throw io_error(message({path.string(), ": cannot open '", tmp.string(), "' for writing"}));
+  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), out) == bytes.size();
+  if (std::fclose(out) != 0 || !written) {
+    std::filesystem::remove(tmp, ignored);
+    throw io_error(message({path.string(), ": writing '", tmp.string(), "' failed"}));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
-    std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
     throw io_error(message({path.string(), ": cannot rename '", tmp.string(), "' into place (", ec.message(), ")"}));
   }

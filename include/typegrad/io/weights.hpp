@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
-#include <memory>
 #include <numeric>
 #include <span>
 #include <string>
@@ -181,19 +180,164 @@ std::string activation_name() {
     return "custom";
 }
 
+namespace detail {
+
+// What save/load need to know of one dense layer's type, at run time: the code that names,
+// checks and (de)serialises the tensors is then shared by every network of the same scalar type
+// instead of being generated per network and per layer.
+struct weights_layer_info {
+  std::size_t in = 0, out = 0;
+  std::string activation;
+};
+
+// Where one layer's parameters live: W(o, i) is w[o * o_stride + i * i_stride], b(o) is b[o].
+template <class T>  // T or const T
+struct weights_layer_data {
+  T* w = nullptr;
+  T* b = nullptr;
+  std::size_t o_stride = 0, i_stride = 0;
+};
+
+template <network_type Net>
+std::vector<weights_layer_info> weights_layers() {
+  std::vector<weights_layer_info> layers;
+  for_each_weights_layer<Net>([&](auto I) {
+    using layer = typename Net::template layer_t<decltype(I)::value>;
+    static_assert(weights_dense_layer<layer>,
+                  "typegrad::save_weights / load_weights: only networks of dense layers can be saved so far");
+    layers.push_back({layer::in_size, layer::out_size, activation_name<typename layer::activation_type>()});
+  });
+  return layers;
+}
+
+template <network_type Net, class Params>  // Params: Net::parameters_type, const or not
+auto weights_data(Params& params) {
+  using T = std::conditional_t<std::is_const_v<Params>, const typename Net::value_type, typename Net::value_type>;
+  std::vector<weights_layer_data<T>> data;
+  for_each_weights_layer<Net>([&](auto I) {
+    auto& p = get<decltype(I)::value>(params);
+    using block = std::remove_cvref_t<decltype(p)>;
+    const std::size_t o_stride = block::input_major ? 1 : block::row_stride;
+    const std::size_t i_stride = block::input_major ? block::row_stride : 1;
+    data.push_back({p.data(simd::weight_c), p.data(simd::bias_c), o_stride, i_stride});
+  });
+  return data;
+}
+
+// "input<30>,dense<16,relu>,...": see architecture_string.
+[[gnu::noinline]] inline std::string architecture_of(std::size_t in_size, const std::vector<weights_layer_info>& layers) {
+  std::string s = message({"input<", in_size, ">"});
+  for (const auto& l : layers) s += message({",dense<", l.out, ",", l.activation, ">"});
+  return s;
+}
+
+// PyTorch nn.Sequential state_dict names: see weight_tensor_names.
+[[gnu::noinline]] inline std::vector<std::string> tensor_names_of(const std::vector<weights_layer_info>& layers) {
+  std::vector<std::string> names;
+  std::size_t module = 0;
+  for (const auto& l : layers) {
+    names.push_back(message({module, ".weight"}));
+    names.push_back(message({module, ".bias"}));
+    module += l.activation == "identity" ? 1 : 2;
+  }
+  return names;
+}
+
+// The body of save_weights_to_bytes, for any network of scalar type T. Cold (optimised for size:
+// it runs once per save), and reached through save_layers so that the caller's code is not
+// predicted cold too.
+template <class T>
+[[gnu::noinline, gnu::cold]] std::vector<std::byte> save_layers_cold(std::size_t in_size, const std::vector<weights_layer_info>& layers,
+                                                     const std::vector<weights_layer_data<const T>>& data,
+                                                     const std::map<std::string, std::string>& metadata) {
+  std::map<std::string, std::string> meta;
+  for (const auto& [k, v] : metadata)
+    if (!k.starts_with("typegrad.")) meta.emplace(k, v);
+  meta.emplace("format", "pt");
+  meta["typegrad.architecture"] = architecture_of(in_size, layers);
+  meta["typegrad.version"] = std::string(weights_typegrad_version);
+
+  const auto names = tensor_names_of(layers);
+  std::vector<safetensors::tensor_bytes> tensors;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const std::size_t in = layers[l].in, out = layers[l].out;
+    const weights_layer_data<const T>& p = data[l];
+    std::vector<T> w(out * in), b(out);
+    for (std::size_t o = 0; o < out; ++o) {
+      for (std::size_t k = 0; k < in; ++k) w[o * in + k] = p.w[o * p.o_stride + k * p.i_stride];
+      b[o] = p.b[o];
+    }
+    tensors.push_back(tensor_of(names[2 * l], {out, in}, w));
+    tensors.push_back(tensor_of(names[2 * l + 1], {out}, b));
+  }
+  return safetensors::serialize(tensors, meta);
+}
+
+// The body of load_weights_from_bytes, for any network of scalar type T: every check first,
+// then the parameters in `data` are written (and nothing is written on an error). Cold like
+// save_layers_cold, reached through load_layers.
+template <class T>
+[[gnu::noinline, gnu::cold]] std::map<std::string, std::string> load_layers_cold(std::size_t in_size,
+                                                                 const std::vector<weights_layer_info>& layers,
+                                                                 const std::vector<weights_layer_data<T>>& data,
+                                                                 std::span<const std::byte> file,
+                                                                 std::string_view source) {
+  const auto fail = [&](const std::string& what) { safetensors::detail::fail(source, what); };
+  const safetensors::header h = safetensors::parse(file, source);
+
+  const std::string arch = architecture_of(in_size, layers);
+  if (const auto a = h.metadata.find("typegrad.architecture"); a != h.metadata.end() && a->second != arch)
+    fail(message({"wrong architecture: the file holds \"", a->second, "\" but this network is \"", arch, "\""}));
+
+  const auto names = tensor_names_of(layers);
+  for (const auto& t : h.tensors)
+    if (std::find(names.begin(), names.end(), t.name) == names.end()) {
+      std::string expected;
+      for (const auto& n : names) expected += (expected.empty() ? "" : ", ") + n;
+      fail(message({"unexpected tensor '", t.name, "' (this network ", arch, " has exactly ", expected, ")"}));
+    }
+
+  std::vector<std::vector<T>> values;  // weight and bias of each layer, checked
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const std::size_t in = layers[l].in, out = layers[l].out;
+    const std::string layer_name = message({"layer ", l, " (dense<", out, ",", layers[l].activation, ">)"});
+    values.push_back(read_tensor<T>(h, file, source, names[2 * l], "weight", {out, in}, layer_name));
+    values.push_back(read_tensor<T>(h, file, source, names[2 * l + 1], "bias", {out}, layer_name));
+  }
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const std::size_t in = layers[l].in, out = layers[l].out;
+    const weights_layer_data<T>& p = data[l];
+    for (std::size_t o = 0; o < out; ++o) {
+      for (std::size_t k = 0; k < in; ++k) p.w[o * p.o_stride + k * p.i_stride] = values[2 * l][o * in + k];
+      p.b[o] = values[2 * l + 1][o];
+    }
+  }
+  return h.metadata;
+}
+
+template <class T>
+[[gnu::noinline]] std::vector<std::byte> save_layers(std::size_t in_size, const std::vector<weights_layer_info>& layers,
+                                                     const std::vector<weights_layer_data<const T>>& data,
+                                                     const std::map<std::string, std::string>& metadata) {
+  return save_layers_cold<T>(in_size, layers, data, metadata);
+}
+
+template <class T>
+[[gnu::noinline]] std::map<std::string, std::string> load_layers(std::size_t in_size,
+                                                                 const std::vector<weights_layer_info>& layers,
+                                                                 const std::vector<weights_layer_data<T>>& data,
+                                                                 std::span<const std::byte> file, std::string_view source) {
+  return load_layers_cold<T>(in_size, layers, data, file, source);
+}
+
+}  // namespace detail
+
 /// The architecture string of a network type, e.g.
 /// "input<30>,dense<16,relu>,dense<16,relu>,dense<1,sigmoid>" (the scalar type is not part of it:
 /// the tensors' dtype says F32 or F64). Saved as "typegrad.architecture" and checked on load.
 template <network_type Net>
 std::string architecture_string() {
-  std::string s = detail::message({"input<", Net::in_size, ">"});
-  detail::for_each_weights_layer<Net>([&](auto I) {
-    using layer = typename Net::template layer_t<decltype(I)::value>;
-    static_assert(detail::weights_dense_layer<layer>,
-                  "typegrad::save_weights / load_weights: only networks of dense layers can be saved so far");
-    s += detail::message({",dense<", layer::out_size, ",", activation_name<typename layer::activation_type>(), ">"});
-  });
-  return s;
+  return detail::architecture_of(Net::in_size, detail::weights_layers<Net>());
 }
 
 /// The tensor names of a network's parameters, as PyTorch's `nn.Sequential(Linear, act, ...)`
@@ -202,15 +346,7 @@ std::string architecture_string() {
 /// tools/export_pytorch.py and rebuilt by tools/import_pytorch.py).
 template <network_type Net>
 std::vector<std::string> weight_tensor_names() {
-  std::vector<std::string> names;
-  std::size_t module = 0;
-  detail::for_each_weights_layer<Net>([&](auto I) {
-    using layer = typename Net::template layer_t<decltype(I)::value>;
-    names.push_back(detail::message({module, ".weight"}));
-    names.push_back(detail::message({module, ".bias"}));
-    module += activation_name<typename layer::activation_type>() == "identity" ? 1 : 2;
-  });
-  return names;
+  return detail::tensor_names_of(detail::weights_layers<Net>());
 }
 
 /// The safetensors file of `net`'s parameters (weight [out, in], bias [out]; F32 or F64) with
@@ -218,30 +354,8 @@ std::vector<std::string> weight_tensor_names() {
 /// Throws io_error when a parameter is not finite (such a file could not be loaded back).
 template <network_type Net>
 std::vector<std::byte> save_weights_to_bytes(const Net& net, const weights_metadata& metadata = {}) {
-  using T = typename Net::value_type;
-  weights_metadata meta;
-  for (const auto& [k, v] : metadata)
-    if (!k.starts_with("typegrad.")) meta.emplace(k, v);
-  meta.emplace("format", "pt");
-  meta["typegrad.architecture"] = architecture_string<Net>();
-  meta["typegrad.version"] = std::string(weights_typegrad_version);
-
-  const auto names = weight_tensor_names<Net>();
-  std::vector<safetensors::tensor_bytes> tensors;
-  detail::for_each_weights_layer<Net>([&](auto I) {
-    constexpr std::size_t i = decltype(I)::value;
-    using layer = typename Net::template layer_t<i>;
-    constexpr std::size_t in = layer::in_size, out = layer::out_size;
-    const auto& p = get<i>(net);
-    std::vector<T> w(out * in), b(out);
-    for (std::size_t o = 0; o < out; ++o) {
-      for (std::size_t k = 0; k < in; ++k) w[o * in + k] = p.weight(o, k);
-      b[o] = p.bias(o);
-    }
-    tensors.push_back(detail::tensor_of(names[2 * i], {out, in}, w));
-    tensors.push_back(detail::tensor_of(names[2 * i + 1], {out}, b));
-  });
-  return safetensors::serialize(tensors, meta);
+  return detail::save_layers<typename Net::value_type>(Net::in_size, detail::weights_layers<Net>(),
+                                                       detail::weights_data<Net>(net.parameters()), metadata);
 }
 
 /// Saves `net`'s parameters and `metadata` to `path` as safetensors (see save_weights_to_bytes).
@@ -268,40 +382,8 @@ void save_weights(const Net& net, const std::filesystem::path& path, const weigh
 template <network_type Net>
 weights_metadata load_weights_from_bytes(Net& net, std::span<const std::byte> file,
                                          std::string_view source = "typegrad::load_weights(<memory>)") {
-  using T = typename Net::value_type;
-  const auto fail = [&](const std::string& what) { safetensors::detail::fail(source, what); };
-  const safetensors::header h = safetensors::parse(file, source);
-
-  const std::string arch = architecture_string<Net>();
-  if (const auto a = h.metadata.find("typegrad.architecture"); a != h.metadata.end() && a->second != arch)
-    fail(detail::message({"wrong architecture: the file holds \"", a->second, "\" but this network is \"", arch, "\""}));
-
-  const auto names = weight_tensor_names<Net>();
-  for (const auto& t : h.tensors)
-    if (std::find(names.begin(), names.end(), t.name) == names.end()) {
-      std::string expected;
-      for (const auto& n : names) expected += (expected.empty() ? "" : ", ") + n;
-      fail(detail::message({"unexpected tensor '", t.name, "' (this network ", arch, " has exactly ", expected, ")"}));
-    }
-
-  // Scratch copy: the network only changes once everything has been read and checked.
-  auto scratch = std::make_unique<typename Net::parameters_type>(net.parameters());
-  detail::for_each_weights_layer<Net>([&](auto I) {
-    constexpr std::size_t i = decltype(I)::value;
-    using layer = typename Net::template layer_t<i>;
-    constexpr std::size_t in = layer::in_size, out = layer::out_size;
-    const std::string layer_name =
-        detail::message({"layer ", i, " (dense<", out, ",", activation_name<typename layer::activation_type>(), ">)"});
-    auto& p = get<i>(*scratch);
-    const auto w = detail::read_tensor<T>(h, file, source, names[2 * i], "weight", {out, in}, layer_name);
-    const auto b = detail::read_tensor<T>(h, file, source, names[2 * i + 1], "bias", {out}, layer_name);
-    for (std::size_t o = 0; o < out; ++o) {
-      for (std::size_t k = 0; k < in; ++k) p.weight(o, k) = w[o * in + k];
-      p.bias(o) = b[o];
-    }
-  });
-  net.parameters() = *scratch;
-  return h.metadata;
+  return detail::load_layers<typename Net::value_type>(Net::in_size, detail::weights_layers<Net>(),
+                                                       detail::weights_data<Net>(net.parameters()), file, source);
 }
 
 /// Loads the safetensors file at `path` (as written by save_weights or tools/export_pytorch.py)

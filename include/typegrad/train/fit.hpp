@@ -130,25 +130,36 @@ double rows_loss(const typename Net::value_type* y, const matrix<typename Net::v
   return sum / double(n);
 }
 
-// A short, partial mini-batch: the first n < B rows of x (the rest zero) as one step of their
-// mean gradient. The same forward and fused backward as train_step at B (no kernels for other
-// batch sizes): the loss gradient of the padding rows is zeroed and the others scaled by B / n,
-// which turns the loss's mean over B rows into the mean over the n real ones.
+// One step of fit on the first n rows of x: n == B is a whole mini-batch, the same computation
+// as train_step; n < B is the short last batch (the rows after n zero), one step of the mean
+// gradient of its n rows: the loss gradient of the padding rows is zeroed and the others scaled
+// by B / n, which turns the loss's mean over B rows into the mean over the n real ones. One
+// out-of-line copy of the fused backward pass serves both (it is the largest code of a fit;
+// noclone: no copy specialised for n == B either).
 template <class Net, class Loss, class Opt, std::size_t B, std::size_t Targets, class Target>
-double partial_batch_step(Net& net, Opt& opt, const matrix<typename Net::value_type, B, Net::in_size>& x,
-                          const matrix<typename Net::value_type, B, Targets>& t, const Target& target,
-                          std::size_t n) noexcept {
+[[gnu::noinline, gnu::noclone]] double fit_step(Net& net, Opt& opt, const matrix<typename Net::value_type, B, Net::in_size>& x,
+                                  const matrix<typename Net::value_type, B, Targets>& t, const Target& target,
+                                  std::size_t n) noexcept {
   using T = typename Net::value_type;
+  static_assert(update_policy<Opt> && check_call<Net, Loss, matrix<T, B, Net::in_size>, Target>());
   constexpr std::size_t stride = padded<T>(Net::out_size);
+  constexpr bool value_last = loss_has_separate_gradient<Loss>;
   typename Net::template workspace<B> ws;
   forward_rows<B>(net, ws, x.data());
-  if constexpr (loss_has_separate_gradient<Loss>) loss_gradient<Net, Loss, B>(ws, target);
-  else (void)loss_and_gradient<Net, Loss, B>(ws, target);
-  T* dy = Net::template output_gradient<B>(ws);
-  const T scale = T(B) / T(n);
-  for (std::size_t k = 0; k < n * stride; ++k) dy[k] *= scale;
-  std::fill(dy + n * stride, dy + B * stride, T(0));
-  const double loss = rows_loss<Net, Loss, B, Targets>(Net::template output<B>(ws), t, n);
+  T step_loss = T(0);
+  double partial_loss = 0;
+  if (n == B) {
+    if constexpr (value_last) loss_gradient<Net, Loss, B>(ws, target);
+    else step_loss = loss_and_gradient<Net, Loss, B>(ws, target);
+  } else {
+    if constexpr (value_last) loss_gradient<Net, Loss, B>(ws, target);
+    else (void)loss_and_gradient<Net, Loss, B>(ws, target);
+    T* dy = Net::template output_gradient<B>(ws);
+    const T scale = T(B) / T(n);
+    for (std::size_t k = 0; k < n * stride; ++k) dy[k] *= scale;
+    std::fill(dy + n * stride, dy + B * stride, T(0));
+    partial_loss = rows_loss<Net, Loss, B, Targets>(Net::template output<B>(ws), t, n);
+  }
   constexpr bool fused = loss_fuses_last_activation<Loss, Net>;
   if constexpr (requires { opt.begin_step(); }) opt.begin_step();
   if constexpr (needs_full_gradient<Opt>) {
@@ -160,7 +171,10 @@ double partial_batch_step(Net& net, Opt& opt, const matrix<typename Net::value_t
     auto&& policy = step_policy<T>(opt);
     net.template backward<B, std::remove_reference_t<decltype(policy)>, fused>(ws, policy);
   }
-  return loss;
+  if (n != B) return partial_loss;
+  if constexpr (value_last)
+    step_loss = Loss::template evaluate<T, B, Net::out_size>(Net::template output<B>(ws), target, static_cast<T*>(nullptr));
+  return step_loss;
 }
 
 /// The mean loss and the accuracy (see evaluate_accuracy) of the network over a dataset, from
@@ -272,6 +286,7 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
   if (options.patience > 0 && !validation)
     throw std::invalid_argument("typegrad::fit: early stopping (patience > 0) needs a validation set or validation_fraction");
 
+  (void)loss;  // losses are stateless types: fit_step takes Loss as a template argument
   using clock = std::chrono::steady_clock;
   const bool show = options.show == progress::always || (options.show == progress::automatic && detail::stderr_is_terminal());
   const bool maximise = options.watch == monitor::validation_accuracy;
@@ -295,14 +310,14 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
     for (; start + B <= order.size(); start += B, ++batch_index) {
       train.batch(std::span<const std::size_t>(order).subspan(start, B), x, t);
       target.set(t);
-      const double l = train_step(net, loss, opt, x, target.value);
+      const double l = detail::fit_step<Net, Loss>(net, opt, x, t, target.value, B);
       loss_sum += l * B;
       on_batch(epoch, batch_index, l);
     }
     if (start < order.size()) {
       const std::size_t n = train.batch(std::span<const std::size_t>(order).subspan(start), x, t);
       target.set(t);
-      const double l = detail::partial_batch_step<Net, Loss>(net, opt, x, t, target.value, n);
+      const double l = detail::fit_step<Net, Loss>(net, opt, x, t, target.value, n);
       loss_sum += l * double(n);
       on_batch(epoch, batch_index, l);
     }

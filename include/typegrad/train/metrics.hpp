@@ -10,9 +10,11 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <typegrad/core/tensor.hpp>
+#include <typegrad/data/split.hpp>
 
 namespace typegrad {
 
@@ -116,20 +118,21 @@ template <number_range Truth, number_range Score>
 double roc_auc(const Truth& y_true, const Score& y_score) {
   const char* who = "typegrad::roc_auc";
   const std::size_t n = detail::metric_size(y_true, y_score, who);
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  const auto score = [&](std::size_t i) { return static_cast<double>(std::ranges::begin(y_score)[i]); };
-  for (std::size_t i = 0; i < n; ++i)
-    if (std::isnan(score(i))) throw std::invalid_argument(std::string(who) + ": score " + std::to_string(i) + " is NaN");
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return score(a) < score(b); });
+  // (score, index) pairs in ascending order (detail::sort_keyed: the splits' instantiation of std::sort).
+  std::vector<std::pair<double, std::size_t>> order(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    order[i] = {static_cast<double>(std::ranges::begin(y_score)[i]), i};
+    if (std::isnan(order[i].first)) throw std::invalid_argument(std::string(who) + ": score " + std::to_string(i) + " is NaN");
+  }
+  detail::sort_keyed(order);
   double positive_rank_sum = 0;
   std::size_t positives = 0;
   for (std::size_t start = 0; start < n;) {
     std::size_t end = start;
-    while (end < n && score(order[end]) == score(order[start])) ++end;
+    while (end < n && order[end].first == order[start].first) ++end;
     const double rank = (static_cast<double>(start + 1) + static_cast<double>(end)) / 2;  // ranks start+1..end
     for (std::size_t k = start; k < end; ++k)
-      if (detail::binary_label(std::ranges::begin(y_true)[order[k]], who, order[k])) {
+      if (detail::binary_label(std::ranges::begin(y_true)[order[k].second], who, order[k].second)) {
         positive_rank_sum += rank;
         ++positives;
       }

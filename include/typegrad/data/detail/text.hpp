@@ -1,10 +1,10 @@
 // Helpers shared by the data readers: whole-file reads and printable excerpts of bad input.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -13,11 +13,23 @@
 namespace typegrad::detail {
 
 /// The whole file as bytes; `data_error` naming the file if it cannot be opened or read.
-inline std::string read_whole_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
+[[gnu::noinline]] inline std::string read_whole_file(const std::filesystem::path& path) {
+  std::FILE* in = std::fopen(path.c_str(), "rb");
   if (!in) throw data_error(path.string() + ": cannot open the file for reading");
-  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) throw data_error(path.string() + ": read error");
+  std::string bytes;
+  std::size_t size = 0;
+  bool failed = false;
+  while (true) {  // chunks of doubling size: no seek, so pipes and special files work too
+    bytes.resize(std::max<std::size_t>(4096, 2 * size));
+    size += std::fread(bytes.data() + size, 1, bytes.size() - size, in);
+    if (size < bytes.size()) {
+      failed = std::ferror(in) != 0;
+      break;
+    }
+  }
+  std::fclose(in);
+  if (failed) throw data_error(path.string() + ": read error");
+  bytes.resize(size);
   return bytes;
 }
 
