@@ -303,18 +303,20 @@ inline void dense_forward_input_major(const T* __restrict W, const T* __restrict
         acc[0][c] = batch<T>::load_aligned(bias + (c0 + c) * L);
         for (std::size_t k = 1; k < S; ++k) acc[k][c] = batch<T>(T(0));
       }
-      std::size_t i = 0;
-      for (; i + S <= In; i += S)
+      constexpr std::size_t whole = In / S * S;
+      for (std::size_t i = 0; i < whole; i += S)
         for (std::size_t k = 0; k < S; ++k) {
           const batch<T> xi(x[i + k]);
           for (std::size_t c = 0; c < C; ++c)
             acc[k][c] = xsimd::fma(xi, batch<T>::load_aligned(W + (i + k) * out_p + (c0 + c) * L), acc[k][c]);
         }
-      for (; i < In; ++i) {
-        const batch<T> xi(x[i]);
-        for (std::size_t c = 0; c < C; ++c)
-          acc[0][c] = xsimd::fma(xi, batch<T>::load_aligned(W + i * out_p + (c0 + c) * L), acc[0][c]);
-      }
+      // (Only instantiated when there is a remainder: GCC 12 warns about the empty loop otherwise.)
+      if constexpr (whole < In)
+        for (std::size_t i = whole; i < In; ++i) {
+          const batch<T> xi(x[i]);
+          for (std::size_t c = 0; c < C; ++c)
+            acc[0][c] = xsimd::fma(xi, batch<T>::load_aligned(W + i * out_p + (c0 + c) * L), acc[0][c]);
+        }
       for (std::size_t c = 0; c < C; ++c) {
         for (std::size_t k = 1; k < S; ++k) acc[0][c] += acc[k][c];
         acc[0][c].store_aligned(z + (c0 + c) * L);
