@@ -5,6 +5,14 @@
 
 #include <xsimd/xsimd.hpp>
 
+/// Marks a large function whose single out-of-line copy is the point (compile time, code size):
+/// never inlined and, with GCC, never cloned into specialised copies (clang has no noclone).
+#if defined(__clang__)
+#define TYPEGRAD_OUT_OF_LINE [[gnu::noinline]]
+#else
+#define TYPEGRAD_OUT_OF_LINE [[gnu::noinline, gnu::noclone]]
+#endif
+
 namespace typegrad {
 
 /// Byte alignment of every tensor and parameter block (a cache line; enough for AVX-512 too).

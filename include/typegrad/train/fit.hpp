@@ -17,6 +17,7 @@
 
 #include <unistd.h>
 
+#include <typegrad/core/config.hpp>
 #include <typegrad/data/dataset.hpp>
 #include <typegrad/data/split.hpp>
 #include <typegrad/losses/losses.hpp>
@@ -137,7 +138,7 @@ double rows_loss(const typename Net::value_type* y, const matrix<typename Net::v
 // out-of-line copy of the fused backward pass serves both (it is the largest code of a fit;
 // noclone: no copy specialised for n == B either).
 template <class Net, class Loss, class Opt, std::size_t B, std::size_t Targets, class Target>
-[[gnu::noinline, gnu::noclone]] double fit_step(Net& net, Opt& opt, const matrix<typename Net::value_type, B, Net::in_size>& x,
+TYPEGRAD_OUT_OF_LINE double fit_step(Net& net, Opt& opt, const matrix<typename Net::value_type, B, Net::in_size>& x,
                                   const matrix<typename Net::value_type, B, Targets>& t, const Target& target,
                                   std::size_t n) noexcept {
   using T = typename Net::value_type;
