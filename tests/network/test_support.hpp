@@ -27,6 +27,16 @@ void fill_probabilities(Tensor& a, double salt = 0.0) {
     a.data()[i] = static_cast<T>(0.5 + 0.45 * std::sin(2.1 * double(i) + 0.3 + salt));
 }
 
+/// The plain SGD update w − lr·g, written out for the kernel tests (independent of typegrad::sgd).
+struct plain_sgd {
+  double lr;
+  static constexpr bool writes_parameters = true;
+  template <class P, class V>
+  V update(P, std::size_t, const V& w, const V& g) const noexcept {
+    return w - V(static_cast<typename V::value_type>(lr)) * g;
+  }
+};
+
 /// True when every padding slot of every parameter block of `p` (a network's parameters, or a
 /// parameter-shaped gradient or optimizer state) is zero.
 template <class Params>

@@ -8,7 +8,10 @@
 #include <memory>
 #include <vector>
 
+#include "../network/test_support.hpp"
+
 namespace tg = typegrad;
+using test_support::plain_sgd;
 namespace simd = typegrad::simd;
 
 namespace {
@@ -63,15 +66,6 @@ TEMPLATE_TEST_CASE("rows_to_features and features_to_rows transpose exactly, zer
 }
 
 namespace {
-
-struct plain_sgd {
-  double lr;
-  static constexpr bool writes_parameters = true;
-  template <class P, class V>
-  V update(P, std::size_t, const V& w, const V& g) const noexcept {
-    return w - V(static_cast<typename V::value_type>(lr)) * g;
-  }
-};
 
 // Output-major feature-major kernels: Zᵀ = W Xᵀ + b, dXᵀ = Wᵀ dZᵀ (old weights) and the fused
 // update W -= lr · dZᵀ X, b -= lr · Σ_b dZ, each against a double-precision scalar loop.

@@ -5,19 +5,13 @@
 #include <cmath>
 #include <vector>
 
+#include "../network/test_support.hpp"
+
 namespace tg = typegrad;
+using test_support::plain_sgd;
 namespace simd = typegrad::simd;
 
 namespace {
-
-struct plain_sgd {
-  double lr;
-  static constexpr bool writes_parameters = true;
-  template <class P, class V>
-  V update(P, std::size_t, const V& w, const V& g) const noexcept {
-    return w - V(static_cast<typename V::value_type>(lr)) * g;
-  }
-};
 
 template <class T, std::size_t B, std::size_t In, std::size_t Out>
 void check_dense_kernels() {
