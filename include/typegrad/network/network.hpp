@@ -153,8 +153,11 @@ struct workspace_impl<std::tuple<Layers...>, std::index_sequence<I...>> {
     static constexpr std::size_t first_in = std::tuple_element_t<0, std::tuple<Layers...>>::in_size;
     static constexpr std::size_t last_out = std::tuple_element_t<sizeof...(Layers) - 1, std::tuple<Layers...>>::out_size;
     static constexpr std::size_t widest = std::max({Layers::in_size..., Layers::out_size...});
-    buffer<T, B * padded<T>(first_in)> input;                                  // row-major, padded
-    const T* caller_rows = nullptr;  // the caller's x, read in place by an input-major first layer
+    // An input-major first layer reads the caller's x in place (caller_rows); otherwise x is
+    // copied into `input`, row-major and padded.
+    static constexpr bool reads_caller_rows = std::tuple_element_t<0, std::tuple<Layers...>>::input_major;
+    buffer<T, reads_caller_rows ? 1 : B * padded<T>(first_in)> input;
+    const T* caller_rows = nullptr;
     hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>>>...> out;  // layer outputs
     hana::tuple<buffer<T, Layers::keeps_preactivation ? batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>> : 1>...> pre;
     hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>>>...> grad;  // dL/d(layer output)
@@ -249,10 +252,10 @@ class network {
   /// stay valid until backward() has run.
   template <std::size_t B>
   void forward(workspace<B>& ws, const value_type* x) const noexcept {
-    if constexpr (reads_caller_rows<B>) ws.caller_rows = x;
+    if constexpr (workspace<B>::reads_caller_rows) ws.caller_rows = x;
     else simd::pack_rows<value_type, B, in_size>(x, ws.input.data);
     if constexpr (workspace<B>::feature_major) {
-      if constexpr (reads_caller_rows<B>) simd::rows_to_features<value_type, B, in_size, in_size>(x, ws.input_t.data);
+      if constexpr (workspace<B>::reads_caller_rows) simd::rows_to_features<value_type, B, in_size, in_size>(x, ws.input_t.data);
       else simd::rows_to_features<value_type, B, in_size, padded<value_type>(in_size)>(ws.input.data, ws.input_t.data);
       for_each_layer([&](auto I) {
         constexpr std::size_t i = decltype(I)::value;
@@ -299,7 +302,7 @@ class network {
       if constexpr (need_dx) dx = hana::at_c<i - 1>(ws.grad).data;
       decltype(auto) layer_update = detail::layer_updater<i>(update);
       if constexpr (workspace<B>::feature_major) {
-        const value_type* xr = ws.input.data;
+        const value_type* xr = layer_input(ws, hana::size_c<0>);
         const value_type* xt = ws.input_t.data;
         if constexpr (i > 0) {
           xt = hana::at_c<i - 1>(ws.out).data;
@@ -322,14 +325,10 @@ class network {
   static constexpr void for_each_layer(F&& f) {
     hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<depth>), f);
   }
-  // An input-major first layer reads only scalars of x (row-major) or its transpose
-  // (feature-major): no padded copy of x is made.
-  template <std::size_t B>
-  static constexpr bool reads_caller_rows = layer_t<0>::input_major;
   template <std::size_t B, class I>
   static const value_type* layer_input(const workspace<B>& ws, I) noexcept {
     constexpr std::size_t i = I::value;
-    if constexpr (i == 0 && reads_caller_rows<B>) return ws.caller_rows;
+    if constexpr (i == 0 && workspace<B>::reads_caller_rows) return ws.caller_rows;
     else if constexpr (i == 0) return ws.input.data;
     else return hana::at_c<i - 1>(ws.out).data;
   }

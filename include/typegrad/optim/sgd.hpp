@@ -58,13 +58,10 @@ struct sgd {
 
   static constexpr bool writes_parameters = true;
 
-  /// The stateless policy: w − lr·(g + weight_decay·w).
+  /// The stateless policy: w − lr·(g + weight_decay·w) (train_step uses for_step() instead).
   template <class P, class V>
-  V update(P, std::size_t, const V& w, const V& g) const noexcept {
-    using T = typename V::value_type;
-    assert(momentum == 0 && "typegrad::sgd: momentum needs state: use typegrad::make_optimizer(net, sgd{...})");
-    if (weight_decay != 0) return xsimd::fnma(V(static_cast<T>(lr)), xsimd::fma(V(static_cast<T>(weight_decay)), w, g), w);
-    return xsimd::fnma(V(static_cast<T>(lr)), g, w);  // w − lr·g
+  V update(P p, std::size_t offset, const V& w, const V& g) const noexcept {
+    return for_step<typename V::value_type>().update(p, offset, w, g);
   }
 
   /// The policy train_step hands to the kernels for one step (the same update, in T).
