@@ -135,6 +135,24 @@ decltype(auto) step_policy(Opt& opt) noexcept {
   else return (opt);
 }
 
+/// The backward pass of one optimizer step: begin_step(), then either the fused sweep with the
+/// optimizer's step policy or, for an optimizer that needs the whole gradient first (e.g.
+/// clipping by global norm), the gradient collected and handed over whole. train_step and fit
+/// share it.
+template <std::size_t B, bool LossFusedActivation, class Net, class Opt>
+void backward_with_optimizer(Net& net, typename Net::template workspace<B>& ws, Opt& opt) noexcept {
+  if constexpr (requires { opt.begin_step(); }) opt.begin_step();
+  if constexpr (needs_full_gradient<Opt>) {
+    typename Net::parameters_type grad{};
+    gradient_sink<typename Net::parameters_type> sink{&grad};
+    net.template backward<B, decltype(sink), LossFusedActivation>(ws, sink);
+    opt.apply(net.parameters(), grad);
+  } else {
+    auto&& policy = step_policy<typename Net::value_type>(opt);
+    net.template backward<B, std::remove_reference_t<decltype(policy)>, LossFusedActivation>(ws, policy);
+  }
+}
+
 }  // namespace detail
 
 /// Mean loss of the network on x (one sample or a batch) against t; no parameter changes.
@@ -163,19 +181,7 @@ typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x,
   T loss = T(0);
   if constexpr (value_last) detail::loss_gradient<Net, Loss, B>(ws, t);
   else loss = detail::loss_and_gradient<Net, Loss, B>(ws, t);
-  constexpr bool fused = detail::loss_fuses_last_activation<Loss, Net>;
-  if constexpr (requires { opt.begin_step(); }) opt.begin_step();
-  if constexpr (detail::needs_full_gradient<Opt>) {
-    // E.g. clipping by global norm: the norm needs every gradient before any update, so the
-    // gradient is collected first and handed over whole (fusion is kept whenever this is off).
-    typename Net::parameters_type grad{};
-    detail::gradient_sink<typename Net::parameters_type> sink{&grad};
-    net.template backward<B, decltype(sink), fused>(ws, sink);
-    opt.apply(net.parameters(), grad);
-  } else {
-    auto&& policy = detail::step_policy<T>(opt);
-    net.template backward<B, std::remove_reference_t<decltype(policy)>, fused>(ws, policy);
-  }
+  detail::backward_with_optimizer<B, detail::loss_fuses_last_activation<Loss, Net>>(net, ws, opt);
   if constexpr (value_last) loss = Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, static_cast<T*>(nullptr));
   return loss;
 }

@@ -77,26 +77,6 @@ inline batch<T> lane_index() noexcept {
   return batch<T>::load_aligned(index);
 }
 
-/// A register holding p[0..N) in its first N lanes and zero in the others, reading nothing past
-/// p + N. A few values are gathered by broadcasts (no store, so no store-to-load forwarding
-/// stall on the way to a small loss or output head); more go through an aligned block.
-template <class T, std::size_t N>
-inline batch<T> load_partial(const T* p) noexcept {
-  static_assert(N >= 1 && N <= lanes<T>);
-  if constexpr (N == lanes<T>) {
-    return batch<T>::load_unaligned(p);
-  } else if constexpr (N <= 4) {
-    const auto lane = lane_index<T>();
-    auto v = xsimd::select(lane < batch<T>(T(1)), batch<T>(p[0]), batch<T>(T(0)));
-    for (std::size_t j = 1; j < N; ++j) v = xsimd::select(lane == batch<T>(T(j)), batch<T>(p[j]), v);
-    return v;
-  } else {
-    alignas(alignment) T block[lanes<T>] = {};
-    for (std::size_t j = 0; j < N; ++j) block[j] = p[j];
-    return batch<T>::load_aligned(block);
-  }
-}
-
 /// The first N values of each of B rows Stride apart, packed into one register (B·N ≤ lanes),
 /// zero in the other lanes: small heads of a batch are then evaluated as one register.
 template <class T, std::size_t B, std::size_t N, std::size_t Stride>
@@ -107,6 +87,23 @@ inline batch<T> gather_rows(const T* p) noexcept {
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t j = 0; j < N; ++j) v = xsimd::select(lane == batch<T>(T(b * N + j)), batch<T>(p[b * Stride + j]), v);
   return v;
+}
+
+/// A register holding p[0..N) in its first N lanes and zero in the others, reading nothing past
+/// p + N. A few values are gathered by broadcasts (gather_rows: no store, so no store-to-load
+/// forwarding stall on the way to a small loss or output head); more go through an aligned block.
+template <class T, std::size_t N>
+inline batch<T> load_partial(const T* p) noexcept {
+  static_assert(N >= 1 && N <= lanes<T>);
+  if constexpr (N == lanes<T>) {
+    return batch<T>::load_unaligned(p);
+  } else if constexpr (N <= 4) {
+    return gather_rows<T, 1, N, N>(p);
+  } else {
+    alignas(alignment) T block[lanes<T>] = {};
+    for (std::size_t j = 0; j < N; ++j) block[j] = p[j];
+    return batch<T>::load_aligned(block);
+  }
 }
 
 /// The sum of a register's lanes when only its first `Used` lanes can be nonzero: with AVX-512

@@ -149,29 +149,16 @@ TYPEGRAD_OUT_OF_LINE double fit_step(Net& net, Opt& opt, const matrix<typename N
   forward_rows<B>(net, ws, x.data());
   T step_loss = T(0);
   double partial_loss = 0;
-  if (n == B) {
-    if constexpr (value_last) loss_gradient<Net, Loss, B>(ws, target);
-    else step_loss = loss_and_gradient<Net, Loss, B>(ws, target);
-  } else {
-    if constexpr (value_last) loss_gradient<Net, Loss, B>(ws, target);
-    else (void)loss_and_gradient<Net, Loss, B>(ws, target);
+  if constexpr (value_last) loss_gradient<Net, Loss, B>(ws, target);
+  else step_loss = loss_and_gradient<Net, Loss, B>(ws, target);
+  if (n != B) {
     T* dy = Net::template output_gradient<B>(ws);
     const T scale = T(B) / T(n);
     for (std::size_t k = 0; k < n * stride; ++k) dy[k] *= scale;
     std::fill(dy + n * stride, dy + B * stride, T(0));
     partial_loss = rows_loss<Net, Loss, B, Targets>(Net::template output<B>(ws), t, n);
   }
-  constexpr bool fused = loss_fuses_last_activation<Loss, Net>;
-  if constexpr (requires { opt.begin_step(); }) opt.begin_step();
-  if constexpr (needs_full_gradient<Opt>) {
-    typename Net::parameters_type grad{};
-    gradient_sink<typename Net::parameters_type> sink{&grad};
-    net.template backward<B, decltype(sink), fused>(ws, sink);
-    opt.apply(net.parameters(), grad);
-  } else {
-    auto&& policy = step_policy<T>(opt);
-    net.template backward<B, std::remove_reference_t<decltype(policy)>, fused>(ws, policy);
-  }
+  backward_with_optimizer<B, loss_fuses_last_activation<Loss, Net>>(net, ws, opt);
   if (n != B) return partial_loss;
   if constexpr (value_last)
     step_loss = Loss::template evaluate<T, B, Net::out_size>(Net::template output<B>(ws), target, static_cast<T*>(nullptr));
