@@ -20,6 +20,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
 from cases import NETWORKS, ROWS, matmul_flops  # noqa: E402
 
+sys.path.insert(0, os.path.join(HERE, "compile_cost"))
+import flagship_variants  # noqa: E402
+
 LIB = "/usr/lib/x86_64-linux-gnu"
 REF_BLAS = {"LD_LIBRARY_PATH": f"{LIB}/blas:{LIB}/lapack"}          # Debian's reference BLAS
 OPEN_BLAS = {"LD_LIBRARY_PATH": f"{LIB}/openblas-pthread"}           # libopenblas0-pthread
@@ -115,41 +118,59 @@ def fma_peaks(build):
     return peaks
 
 
+def timed_compile(args, cwd, label):
+    """Compiles once under `/usr/bin/time -v`: wall and CPU seconds, peak RSS and status."""
+    p = subprocess.run(["/usr/bin/time", "-v"] + args, cwd=cwd, capture_output=True, text=True)
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", p.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    user = re.search(r"User time \(seconds\): ([\d.]+)", p.stderr)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", p.stderr)
+    secs = None
+    if wall:
+        h, m, s = wall.groups()
+        secs = int(h or 0) * 3600 + int(m) * 60 + float(s)
+    status = "ok" if p.returncode == 0 else "failed: " + p.stderr.strip().splitlines()[0][:120]
+    cpu = float(user.group(1)) + float(system.group(1)) if user and system else None
+    row = {"file": label, "wall_s": secs, "cpu_s": cpu,
+           "max_rss_mb": int(rss.group(1)) / 1024 if rss else None, "status": status}
+    print(f"  compile {label}: {secs} s wall, {cpu} s CPU, {row['max_rss_mb']} MB ({status})", flush=True)
+    return row
+
+
 def compile_costs(build):
     """Wall time and peak RSS of compiling each example and the typegrad bench TUs, one at a time,
-    with the exact flags of the build (from compile_commands.json), without ccache."""
+    with the exact flags of the build (from compile_commands.json), without ccache; then the
+    flagship's variants (compile_cost/flagship_variants.py) with the flagship's flags."""
     entries = json.load(open(os.path.join(build, "compile_commands.json")))
     wanted = []
     for e in entries:
         f = os.path.relpath(e["file"], os.path.dirname(HERE))
         if f.startswith("examples/") or f in ("bench/engines/typegrad_engine.cpp", "bench/typegrad_smoke.cpp"):
             wanted.append((f, e))
-    out = []
+    out, attribution = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for f, e in sorted(wanted, key=lambda fe: fe[0]):
-            args = shlex.split(e["command"])
-            args = [a for a in args if not a.endswith("ccache")]
+        def command(e, source=None):
+            args = [a for a in shlex.split(e["command"]) if not a.endswith("ccache")]
             if "-o" in args:
                 args[args.index("-o") + 1] = os.path.join(tmp, "out.o")
             for flag in ("-MD", "-MF", "-MT"):  # no dependency files
                 while flag in args:
                     i = args.index(flag)
                     del args[i:i + (1 if flag == "-MD" else 2)]
-            p = subprocess.run(["/usr/bin/time", "-v"] + args, cwd=e["directory"], capture_output=True, text=True)
-            wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", p.stderr)
-            rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
-            user = re.search(r"User time \(seconds\): ([\d.]+)", p.stderr)
-            system = re.search(r"System time \(seconds\): ([\d.]+)", p.stderr)
-            secs = None
-            if wall:
-                h, m, s = wall.groups()
-                secs = int(h or 0) * 3600 + int(m) * 60 + float(s)
-            status = "ok" if p.returncode == 0 else "failed: " + p.stderr.strip().splitlines()[0][:120]
-            cpu = float(user.group(1)) + float(system.group(1)) if user and system else None
-            out.append({"file": f, "wall_s": secs, "cpu_s": cpu,
-                        "max_rss_mb": int(rss.group(1)) / 1024 if rss else None, "status": status})
-            print(f"  compile {f}: {secs} s wall, {cpu} s CPU, {out[-1]['max_rss_mb']} MB ({status})", flush=True)
-    return out
+            if source:
+                args[args.index(e["file"])] = source
+            return args
+
+        for f, e in sorted(wanted, key=lambda fe: fe[0]):
+            out.append(timed_compile(command(e), e["directory"], f))
+        flagship = next((e for f, e in wanted if f == flagship_variants.FLAGSHIP), None)
+        if flagship:
+            for k, (label, text) in enumerate(flagship_variants.variants(open(flagship["file"]).read())):
+                source = os.path.join(tmp, f"variant{k}.cpp")
+                with open(source, "w") as f:
+                    f.write(text)
+                attribution.append(timed_compile(command(flagship, source), flagship["directory"], label))
+    return out, attribution
 
 
 def fmt_ratio(v):
@@ -209,7 +230,7 @@ def main():
                 walls[key][row_id].append(d["us_wall"])
         print(f"  round {rnd + 1}/{a.rounds} done", flush=True)
 
-    compile_rows = [] if a.no_compile_cost else compile_costs(a.build)
+    compile_rows, attribution = ([], []) if a.no_compile_cost else compile_costs(a.build)
 
     # ---- tables ----
     table = []
@@ -238,7 +259,7 @@ def main():
         with open(os.path.join(a.out, "compile.csv"), "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(compile_rows[0].keys()))
             w.writeheader()
-            w.writerows(compile_rows)
+            w.writerows(compile_rows + attribution)
 
     def get(row_id, key):
         return next(t for t in table if t["row"] == row_id and t["engine"] == key)
@@ -266,7 +287,7 @@ def main():
            "GFLOP/s counts matmul FLOPs only, 2 per multiply-add: forward F = 2·B·Σ in·out over the layers; a "
            "training step = 3F − 2·B·in₀·out₀ (forward, dW, and dX of every layer but the first, which no engine "
            "computes; the issue's ≈3F would overstate the work); inference = F. GFLOP/s and % of peak use the median. "
-           f"Single-core FP32 FMA peak measured here: " + ", ".join(f"{k.upper()} {v:.1f} GFLOP/s" for k, v in peaks.items())
+           "Single-core FP32 FMA peak measured here: " + ", ".join(f"{k.upper()} {v:.1f} GFLOP/s" for k, v in peaks.items())
            + f"; typegrad is compiled for `{tg_isa}`, so % of peak uses "
            + (f"the {peak_isa.upper()} figure ({peak:.1f})." if peak else "no figure."), "",
            "× typegrad = engine median / typegrad median (above 1: typegrad is faster).", "",
@@ -318,18 +339,26 @@ def main():
                   f"{'yes' if slowest['cpu_s'] <= 5 else 'no'} |")
     md.append("")
 
+    def compile_table(first_column, rows):
+        lines = [f"| {first_column} | wall s | CPU s | peak RSS MB | status |", "|---|---:|---:|---:|---|"]
+        for c in rows:
+            cells = [f"{c[k]:.2f}" if c[k] is not None else "–" for k in ("wall_s", "cpu_s")]
+            rss = f"{c['max_rss_mb']:.0f}" if c["max_rss_mb"] is not None else "–"
+            lines.append(f"| {c['file']} | {cells[0]} | {cells[1]} | {rss} | {c['status']} |")
+        return lines + [""]
+
     if compile_rows:
         md += ["## Compile cost", "",
                "One translation unit at a time, the build's own flags (Release, -O3, -march as typegrad), no ccache; "
                "`/usr/bin/time -v` wall time, CPU time (user + system) and peak RSS. The machine is shared, so wall "
-               "times are noisy; CPU time is the steadier figure.", "",
-               "| file | wall s | CPU s | peak RSS MB | status |", "|---|---:|---:|---:|---|"]
-        for c in compile_rows:
-            ws = f"{c['wall_s']:.2f}" if c["wall_s"] is not None else "–"
-            rs = f"{c['max_rss_mb']:.0f}" if c["max_rss_mb"] is not None else "–"
-            cs = f"{c['cpu_s']:.2f}" if c["cpu_s"] is not None else "–"
-            md.append(f"| {c['file']} | {ws} | {cs} | {rs} | {c['status']} |")
-        md.append("")
+               "times are noisy; CPU time is the steadier figure.", ""] + compile_table("file", compile_rows)
+    if attribution:
+        md += ["### Where the flagship's compile time goes", "",
+               "Copies of the flagship compiled with its own command (bench/compile_cost/flagship_variants.py): "
+               "without the weights-file I/O, and with that I/O replaced by the least use of nlohmann-json any "
+               "safetensors header reader and writer needs (its public `sax_parse` with a handler that does nothing, "
+               "and `dump()`: bench/compile_cost/nlohmann_floor.hpp); and a TU that only includes nlohmann-json.", ""
+               ] + compile_table("variant", attribution)
     md += ["Files: results.csv (every row and engine, with the per-round samples), compile.csv, chart.png.", ""]
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("\n".join(md))
