@@ -224,3 +224,53 @@ TEMPLATE_TEST_CASE("sigmoid + binary cross-entropy: the fused gradient equals th
   fill_probabilities(t24, 2.0);
   check(x24, t24);
 }
+
+TEMPLATE_TEST_CASE("the loss of one prediction (scalar functions) equals the register-wide loss", "[network][loss]",
+                   float, double) {
+  // A batch-1 head with one output computes its loss with scalar functions; two or forty copies
+  // of the same sample go through the register-wide paths. All equal the formula in double.
+  using T = TestType;
+  using net_t = tg::network<tg::input<3, T>, tg::dense<1, tg::sigmoid>>;
+  using logit_net_t = tg::network<tg::input<3, T>, tg::dense<1>>;
+  const double eps = std::is_same_v<T, float> ? 2e-6 : 1e-13;
+  auto check = [&](const auto& net, auto loss, double z_bias, double target, auto formula) {
+    auto copy = net;
+    tg::get<0>(copy).bias(0) = T(z_bias);
+    const tg::vector<T, 3> x{T(0.5), T(-1), T(0.25)};
+    const tg::vector<T, 1> t{T(target)};
+    tg::matrix<T, 2, 3> x2;
+    tg::matrix<T, 2, 1> t2;
+    tg::matrix<T, 40, 3> x40;
+    tg::matrix<T, 40, 1> t40;
+    for (std::size_t c = 0; c < 3; ++c) x2(0, c) = x2(1, c) = x[c];
+    t2(0, 0) = t2(1, 0) = t[0];
+    for (std::size_t r = 0; r < 40; ++r) {
+      for (std::size_t c = 0; c < 3; ++c) x40(r, c) = x[c];
+      t40(r, 0) = t[0];
+    }
+    const double expected = formula(double(copy(x)[0]), target);
+    const double one = tg::loss_value(copy, loss, x, t);
+    CHECK(one == Approx(expected).epsilon(eps).margin(eps));
+    CHECK(double(tg::loss_value(copy, loss, x2, t2)) == Approx(one).epsilon(eps).margin(eps));
+    CHECK(double(tg::loss_value(copy, loss, x40, t40)) == Approx(one).epsilon(eps).margin(eps));
+    // The loss train_step returns is the same value, from the same forward pass.
+    tg::sgd opt{0.01};
+    CHECK(double(tg::train_step(copy, loss, opt, x, t)) == one);
+  };
+  const auto bce = [](double y, double t) {  // PyTorch clamps both logarithms at −100
+    return -(t * std::max(std::log(y), -100.0) + (1 - t) * std::max(std::log(1 - y), -100.0));
+  };
+  const auto squared = [](double y, double t) { return (y - t) * (y - t); };
+  const auto logits = [](double z, double t) { return std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::abs(z))); };
+  net_t net{tg::init::glorot_uniform{3}};
+  logit_net_t logit_net{tg::init::glorot_uniform{5}};
+  for (const double bias : {-3.0, 0.0, 0.7, 12.0}) {
+    for (const double target : {0.0, 0.3, 1.0}) {
+      check(net, tg::binary_cross_entropy{}, bias, target, bce);
+      check(net, tg::mse{}, bias, target, squared);
+      check(logit_net, tg::bce_with_logits{}, bias, target, logits);
+    }
+  }
+  // Saturated: sigmoid(−200) is 0, so log(y) is clamped at −100 on every path.
+  check(net, tg::binary_cross_entropy{}, -200.0, 1.0, bce);
+}

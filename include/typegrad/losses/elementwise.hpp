@@ -57,6 +57,12 @@ struct elementwise_loss {
     constexpr std::size_t L = lanes<T>, stride = padded<T>(Out);
     constexpr T scale = T(1) / T(B * Out);
     const T* tp = target.data();
+    if constexpr (Value && B * Out == 1) {
+      // One value (a batch-1 binary or scalar head): the scalar functions have about half the
+      // latency of register-wide ones, and there is nothing to reduce.
+      if constexpr (Grad) sweep<T, B, Out, Target, Gradient, false, true>(Y, target, dY);
+      return expr::eval(E{}, Y[0], tp[0]);
+    }
     auto total_v = V(T(0));
     // A few samples of a small head (B·Out ≤ 4): the loss of all of them as one register.
     constexpr bool packed_value = Value && B > 1 && Out < L && B * Out <= std::min<std::size_t>(L, 4);
