@@ -7,6 +7,7 @@
 #include <typegrad/core/config.hpp>
 #include <typegrad/core/init.hpp>
 #include <typegrad/core/random.hpp>
+#include <typegrad/core/shape.hpp>
 #include <typegrad/core/tensor.hpp>
 #include <typegrad/core/tensor_ops.hpp>
 #include <typegrad/data/dataset.hpp>
@@ -18,6 +19,8 @@
 #include <typegrad/io/npy.hpp>
 #include <typegrad/io/weights.hpp>
 #include <typegrad/layers/dense.hpp>
+#include <typegrad/layers/layer.hpp>
+#include <typegrad/layers/reshape.hpp>
 #include <typegrad/losses/losses.hpp>
 #include <typegrad/network/network.hpp>
 #include <typegrad/network/train.hpp>

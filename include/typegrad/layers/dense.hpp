@@ -1,6 +1,7 @@
 // dense<Out, Act>: the fully connected layer y = f(W x + b).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <type_traits>
 
@@ -8,6 +9,8 @@
 #include <typegrad/activations/builtin.hpp>
 #include <typegrad/core/config.hpp>
 #include <typegrad/core/init.hpp>
+#include <typegrad/core/shape.hpp>
+#include <typegrad/layers/layer.hpp>
 #include <typegrad/layers/softmax_kernels.hpp>
 #include <typegrad/simd/kernels.hpp>
 #include <typegrad/simd/kernels_fm.hpp>
@@ -81,15 +84,20 @@ constexpr bool prefer_input_major() noexcept {
 
 namespace detail {
 
-/// dense<Out, Act> bound to a scalar type and an input size by the network; InputMajor for a
-/// first layer whose weights are stored input-major.
-template <class T, std::size_t In, std::size_t Out, class Act, bool InputMajor = false>
+/// dense<Out, Act> bound by the network to a scalar type and an input shape whose last axis has
+/// In values; on a shaped input (Outer vectors of In) it acts on the last axis, as nn.Linear does.
+/// InputMajor for a first layer whose weights are stored input-major.
+template <class T, class InShape, std::size_t Out, class Act, bool InputMajor = false>
 struct dense_layer {
   using value_type = T;
   using activation_type = Act;
+  using in_shape = InShape;
+  using out_shape = shape_with_last<InShape, Out>;
+  static constexpr std::size_t In = InShape::last, Outer = InShape::outer;
   using parameters = dense_parameters<T, In, Out, InputMajor>;
   static constexpr bool input_major = InputMajor;
-  static constexpr std::size_t in_size = In, out_size = Out;
+  static constexpr bool reads_unpadded_input = InputMajor;
+  static constexpr std::size_t in_size = in_shape::size, out_size = out_shape::size;
   // Whether backward takes f' from the output y (no z kept: forward applies f in place).
   static constexpr bool slope_from_output = [] {
     if constexpr (Act::is_elementwise) return Act::slope_from_output;
@@ -98,6 +106,26 @@ struct dense_layer {
   // The identity, and activations whose slope comes from y, need no pre-activation buffer.
   static constexpr bool keeps_preactivation = !Act::is_identity && !slope_from_output;
 
+  /// Batches of at least one register of samples run feature-major, so that every product is a
+  /// register-blocked GEMM without horizontal sums; smaller batches (and softmax) run row by row;
+  /// on a shaped input each vector along the last axis is a row (Outer rows per sample).
+  template <std::size_t B>
+  static constexpr layout data_layout = Outer > 1                               ? layout::vectors
+                                        : B >= lanes<T> && Act::is_elementwise ? layout::features
+                                                                                : layout::rows;
+  /// The row kernels see every vector along the last axis as a sample.
+  template <std::size_t B>
+  static constexpr std::size_t rows = B * Outer;
+
+  template <std::size_t B>
+  struct cache {
+    cache() noexcept {}
+    detail::buffer<T, keeps_preactivation ? layout_size<T, B, out_shape, data_layout<B>> : 1> pre;
+  };
+  /// Feature-major backward: the input as rows (or, input-major, dL/dz as rows).
+  template <std::size_t B>
+  static constexpr std::size_t scratch_size = data_layout<B> == layout::features ? B * padded<T>(std::max(In, Out)) : 0;
+
   template <initializer Init>
   static void initialize(parameters& p, const Init& init, random_engine& rng) noexcept {
     for (std::size_t o = 0; o < Out; ++o)
@@ -105,10 +133,31 @@ struct dense_layer {
     for (std::size_t o = 0; o < Out; ++o) p.bias(o) = static_cast<T>(init.bias(rng, double(In), double(Out)));
   }
 
-  template <std::size_t B>
+  /// Y = f(X Wᵀ + b) in the layer's layout for B samples. Rows are padded, or, for input-major
+  /// weights (a first layer), the caller's rows In apart; the pre-activation is kept when needed.
+  template <std::size_t B, pass Pass>
+  static void forward(const parameters& p, const T* X, cache<B>& c, T* Y, T*) noexcept {
+    if constexpr (data_layout<B> == layout::features) forward_fm<B>(p, X, c.pre.data, Y);
+    else forward_rows<rows<B>>(p, X, c.pre.data, Y);
+  }
+
+  /// dY (dL/dY on entry) becomes dL/dZ; then the fused sweep writes dX (when NeedDx) and updates.
+  /// With ActivationDone, dY already is dL/dZ (the loss fused the activation's derivative).
+  template <std::size_t B, bool NeedDx, bool ActivationDone, class Update>
+  static void backward(parameters& p, const T* X, const cache<B>& c, const T* Y, T* dY, T* dX, T* scratch,
+                       Update& update) noexcept {
+    if constexpr (data_layout<B> == layout::features)
+      backward_fm<B, NeedDx, Update, ActivationDone>(p, X, c.pre.data, Y, dY, dX, scratch, update);
+    else
+      backward_rows<rows<B>, NeedDx, Update, ActivationDone>(p, X, c.pre.data, Y, dY, dX, update);
+  }
+
+  // ---- Kernels by layout ----
+
+  template <std::size_t R>
   static void linear_rows(const parameters& p, const T* X, T* Z) noexcept {
-    if constexpr (InputMajor) simd::dense_forward_input_major<T, B, In, Out, In>(p.w_, p.b_, X, Z);
-    else simd::dense_forward<T, B, In, Out>(p.w_, p.b_, X, Z);
+    if constexpr (InputMajor) simd::dense_forward_input_major<T, R, In, Out, In>(p.w_, p.b_, X, Z);
+    else simd::dense_forward<T, R, In, Out>(p.w_, p.b_, X, Z);
   }
   template <std::size_t B>
   static void linear_fm(const parameters& p, const T* Xt, T* Zt) noexcept {
@@ -116,24 +165,22 @@ struct dense_layer {
     else simd::dense_forward_fm<T, B, In, Out>(p.w_, p.b_, Xt, Zt);
   }
 
-  /// Y = f(X Wᵀ + b) for B rows: padded, or, for input-major weights (a first layer), the
-  /// caller's rows In apart; Z receives the pre-activation when it is kept.
-  template <std::size_t B>
-  static void forward(const parameters& p, const T* X, T* Z, T* Y) noexcept {
+  template <std::size_t R>
+  static void forward_rows(const parameters& p, const T* X, T* Z, T* Y) noexcept {
     if constexpr (Act::is_identity) {
-      linear_rows<B>(p, X, Y);
+      linear_rows<R>(p, X, Y);
     } else if constexpr (slope_from_output) {
-      linear_rows<B>(p, X, Y);
-      simd::activation_forward<Act, T, B, Out>(Y, Y);
+      linear_rows<R>(p, X, Y);
+      simd::activation_forward<Act, T, R, Out>(Y, Y);
     } else {
-      linear_rows<B>(p, X, Z);
-      if constexpr (Act::is_elementwise) simd::activation_forward<Act, T, B, Out>(Z, Y);
-      else softmax_forward<T, B, Out>(Z, Y);
+      linear_rows<R>(p, X, Z);
+      if constexpr (Act::is_elementwise) simd::activation_forward<Act, T, R, Out>(Z, Y);
+      else softmax_forward<T, R, Out>(Z, Y);
     }
   }
 
   /// The same for B ≥ lanes samples held feature-major ([feature][padded(B)]); element-wise
-  /// activations only (the network uses row-major batches when there is a softmax).
+  /// activations only.
   template <std::size_t B>
   static void forward_fm(const parameters& p, const T* Xt, T* Zt, T* Yt) noexcept {
     static_assert(Act::is_elementwise);
@@ -147,12 +194,11 @@ struct dense_layer {
       simd::activation_forward<Act, T, Out, B>(Zt, Yt);
     }
   }
-  /// Feature-major backward: dYt becomes dZt in place; Xr is the input row-major, Xt the input
-  /// feature-major, and scratch has room for B padded rows of Out.
-  /// With ActivationDone, dYt already is dL/dZ (the loss fused the activation's derivative).
+  /// Feature-major backward: dYt becomes dZt in place; Xt is the input feature-major; scratch
+  /// has room for B padded rows of max(In, Out) (the input as rows, or dZ as rows).
   template <std::size_t B, bool NeedDx, class Update, bool ActivationDone = false>
-  static void backward_fm(parameters& p, const T* Xr, const T* Xt, const T* Zt, const T* Yt, T* dYt, T* dXt,
-                          T* scratch, Update& update) noexcept {
+  static void backward_fm(parameters& p, const T* Xt, const T* Zt, const T* Yt, T* dYt, T* dXt, T* scratch,
+                          Update& update) noexcept {
     if constexpr (ActivationDone) {
     } else if constexpr (slope_from_output) simd::activation_backward<Act, T, Out, B, true>(Yt, dYt);
     else if constexpr (!Act::is_identity) simd::activation_backward<Act, T, Out, B>(Zt, dYt);
@@ -160,25 +206,26 @@ struct dense_layer {
       static_assert(!NeedDx, "typegrad: input-major weights are only chosen for the first layer");
       simd::dense_backward_fm_input_major<T, B, In, Out>(p.w_, p.b_, Xt, dYt, scratch, update);
     } else {
-      simd::dense_backward_fm<T, B, In, Out, NeedDx>(p.w_, p.b_, Xr, dYt, dXt, update);
+      simd::features_to_rows<T, B, In>(Xt, scratch);
+      simd::dense_backward_fm<T, B, In, Out, NeedDx>(p.w_, p.b_, scratch, dYt, dXt, update);
     }
   }
 
-  /// dY (dL/dY on entry) becomes dL/dZ; then the fused sweep writes dX (when NeedDx) and updates.
-  template <std::size_t B, bool NeedDx, class Update, bool ActivationDone = false>
-  static void backward(parameters& p, const T* X, const T* Z, const T* Y, T* dY, T* dX, Update& update) noexcept {
+  /// Row backward over R rows: dY becomes dL/dZ; then the fused sweep writes dX and updates.
+  template <std::size_t R, bool NeedDx, class Update, bool ActivationDone = false>
+  static void backward_rows(parameters& p, const T* X, const T* Z, const T* Y, T* dY, T* dX, Update& update) noexcept {
     if constexpr (ActivationDone) {
     } else if constexpr (slope_from_output) {
-      simd::activation_backward<Act, T, B, Out, true>(Y, dY);
+      simd::activation_backward<Act, T, R, Out, true>(Y, dY);
     } else if constexpr (!Act::is_identity) {
-      if constexpr (Act::is_elementwise) simd::activation_backward<Act, T, B, Out>(Z, dY);
-      else softmax_backward<T, B, Out>(Y, dY);
+      if constexpr (Act::is_elementwise) simd::activation_backward<Act, T, R, Out>(Z, dY);
+      else softmax_backward<T, R, Out>(Y, dY);
     }
     if constexpr (InputMajor) {
       static_assert(!NeedDx, "typegrad: input-major weights are only chosen for the first layer");
-      simd::dense_backward_input_major<T, B, In, Out, Update, In>(p.w_, p.b_, X, dY, update);
+      simd::dense_backward_input_major<T, R, In, Out, Update, In>(p.w_, p.b_, X, dY, update);
     } else {
-      simd::dense_backward<T, B, In, Out, NeedDx>(p.w_, p.b_, X, dY, dX, update);
+      simd::dense_backward<T, R, In, Out, NeedDx>(p.w_, p.b_, X, dY, dX, update);
     }
   }
 };
@@ -195,8 +242,11 @@ struct dense {
   static constexpr std::size_t out_size = Out;
   /// The declared input size, or 0 when it is taken from the previous layer.
   static constexpr std::size_t declared_in_size = 0;
-  template <class T, std::size_t In, bool IsFirst = false>
-  using bind = detail::dense_layer<T, In, Out, Act, IsFirst && detail::prefer_input_major<T, In, Out>()>;
+  /// The layer for scalar type T after a layer producing InShape, at position Index: the first
+  /// layer of a network stores W input-major when that is less work (it never needs dx).
+  template <class T, class InShape, std::size_t Index>
+  using bind = detail::dense_layer<T, InShape, Out, Act,
+                                   Index == 0 && InShape::rank == 1 && detail::prefer_input_major<T, InShape::size, Out>()>;
 };
 
 /// A dense layer that states its input size, like PyTorch's nn.Linear(In, Out): the network

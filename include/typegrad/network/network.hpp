@@ -16,8 +16,11 @@
 
 #include <typegrad/core/config.hpp>
 #include <typegrad/core/init.hpp>
+#include <typegrad/core/shape.hpp>
 #include <typegrad/core/tensor.hpp>
+#include <typegrad/layers/layer.hpp>
 #include <typegrad/simd/kernels.hpp>
+#include <typegrad/simd/layout.hpp>
 
 namespace typegrad {
 
@@ -29,6 +32,7 @@ struct input {
   static_assert(N > 0, "typegrad::input<N, T>: N must be at least 1");
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "typegrad::input<N, T>: T must be float or double");
   using value_type = T;
+  using out_shape = shape<N>;
   static constexpr std::size_t out_size = N;
 };
 
@@ -85,10 +89,11 @@ struct layer_size_mismatch {
   static constexpr bool value = true;
 };
 
-template <std::size_t Index, class Spec, class Previous>
+template <std::size_t Index, class Spec, class Previous, class InShape>
 constexpr bool check_link() {
-  if constexpr (Spec::declared_in_size == 0) return true;  // input size taken from the previous layer
-  else return layer_size_mismatch<Index, Spec, Spec::declared_in_size, Previous, Previous::out_size>::value;
+  if constexpr (!requires { Spec::declared_in_size; }) return true;
+  else if constexpr (Spec::declared_in_size == 0) return true;  // input size taken from the previous layer
+  else return layer_size_mismatch<Index, Spec, Spec::declared_in_size, Previous, InShape::size>::value;
 }
 
 /// Instantiated only to report that x does not have the network's input size.
@@ -105,17 +110,19 @@ template <std::size_t Expected, std::size_t Got>
   requires(Expected != Got)
 struct input_fits<Expected, Got> : std::bool_constant<input_size_mismatch<Expected, Got>::value> {};
 
-template <class T, std::size_t Index, class Previous, class... Specs>
+/// Binds each spec to the scalar type, the shape the previous layer produces and its index.
+template <class T, std::size_t Index, class Previous, class InShape, class... Specs>
 struct layer_chain {
   using type = std::tuple<>;
 };
-template <class T, std::size_t Index, class Previous, class Spec, class... Rest>
-struct layer_chain<T, Index, Previous, Spec, Rest...> {
-  static constexpr std::size_t in = Previous::out_size;
-  static_assert(check_link<Index, Spec, Previous>());
-  using layer = typename Spec::template bind<T, in, Index == 0>;
-  using type = decltype(std::tuple_cat(std::declval<std::tuple<layer>>(),
-                                       std::declval<typename layer_chain<T, Index + 1, Spec, Rest...>::type>()));
+template <class T, std::size_t Index, class Previous, class InShape, class Spec, class... Rest>
+struct layer_chain<T, Index, Previous, InShape, Spec, Rest...> {
+  static_assert(check_link<Index, Spec, Previous, InShape>());
+  using layer = typename Spec::template bind<T, InShape, Index>;
+  static_assert(explain_layer<Index, Spec, layer>());
+  using type = decltype(std::tuple_cat(
+      std::declval<std::tuple<layer>>(),
+      std::declval<typename layer_chain<T, Index + 1, Spec, typename layer::out_shape, Rest...>::type>()));
 };
 
 template <class Layers>
@@ -125,48 +132,49 @@ struct parameters_of<std::tuple<Layers...>> {
   using type = network_parameters<typename Layers::parameters...>;
 };
 
-/// A stack buffer that is never zero-filled: every kernel writes what it later reads.
-template <class T, std::size_t N>
-struct buffer {
-  // User-provided, so that value-initialisation (hana::tuple's default constructor) leaves the
-  // storage alone: zero-filling the workspace was a memset per step.
-  buffer() noexcept {}
-  alignas(alignment) T data[N];
+/// A member the workspace never value-initialises (a layer's cache may hold large buffers).
+template <class C>
+struct uninitialized {
+  uninitialized() noexcept {}
+  C value;
 };
 
-/// Batches of at least one register of samples are kept feature-major ([feature][sample]), so
-/// that every product of the dense layers is a register-blocked GEMM without horizontal sums;
-/// smaller batches (and networks with a softmax layer) stay row-major.
-template <class T, std::size_t B, class... Layers>
-inline constexpr bool use_feature_major = B >= lanes<T> && (Layers::activation_type::is_elementwise && ...);
-
-template <class T, std::size_t B, std::size_t N, bool FeatureMajor>
-inline constexpr std::size_t batch_buffer_size = FeatureMajor ? N * padded<T>(B) : B * padded<T>(N);
-
-template <class Layers, class Seq>
+template <class T, std::size_t B, class Layers, class Seq>
 struct workspace_impl;
-template <class... Layers, std::size_t... I>
-struct workspace_impl<std::tuple<Layers...>, std::index_sequence<I...>> {
-  template <class T, std::size_t B>
-  struct type {
-    static constexpr bool feature_major = use_feature_major<T, B, Layers...>;
-    static constexpr std::size_t first_in = std::tuple_element_t<0, std::tuple<Layers...>>::in_size;
-    static constexpr std::size_t last_out = std::tuple_element_t<sizeof...(Layers) - 1, std::tuple<Layers...>>::out_size;
-    static constexpr std::size_t widest = std::max({Layers::in_size..., Layers::out_size...});
-    // An input-major first layer reads the caller's x in place (caller_rows); otherwise x is
-    // copied into `input`, row-major and padded.
-    static constexpr bool reads_caller_rows = std::tuple_element_t<0, std::tuple<Layers...>>::input_major;
-    buffer<T, reads_caller_rows ? 1 : B * padded<T>(first_in)> input;
-    const T* caller_rows = nullptr;
-    hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>>>...> out;  // layer outputs
-    hana::tuple<buffer<T, Layers::keeps_preactivation ? batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>> : 1>...> pre;
-    hana::tuple<buffer<T, batch_buffer_size<T, B, Layers::out_size, use_feature_major<T, B, Layers...>>>...> grad;  // dL/d(layer output)
-    // Feature-major only: the input transposed, a row-major scratch for a layer's input, and the
-    // network output and its gradient row-major for the loss.
-    buffer<T, feature_major ? first_in * padded<T>(B) : 1> input_t;
-    buffer<T, feature_major ? B * padded<T>(widest) : 1> rows;  // also the first layer's dZ rows
-    buffer<T, feature_major ? B * padded<T>(last_out) : 1> y_rows, dy_rows;
-  };
+/// Scratch memory for one forward + backward pass of B samples: each layer's output and its
+/// gradient in the layer's layout, what each layer keeps, the input and gradient of a layer
+/// converted where its layout differs from its predecessor's, and scratch shared by all layers.
+template <class T, std::size_t B, class... Layers, std::size_t... I>
+struct workspace_impl<T, B, std::tuple<Layers...>, std::index_sequence<I...>> {
+  using layer_list = std::tuple<Layers...>;
+  template <std::size_t K>
+  using layer_at = std::tuple_element_t<K, layer_list>;
+  static constexpr std::size_t depth = sizeof...(Layers);
+  template <std::size_t K>
+  static constexpr layout layout_of = layer_at<K>::template data_layout<B>;
+  /// Whether layer K's input must be converted from layer K − 1's layout.
+  template <std::size_t K>
+  static constexpr bool converts_input = [] {
+    if constexpr (K == 0) return false;
+    else return !same_layout<typename layer_at<K>::in_shape, layout_of<K - 1>, layout_of<K>>;
+  }();
+  using first = layer_at<0>;
+  using last = layer_at<depth - 1>;
+  /// A first layer in rows layout that reads unpadded rows takes the caller's x in place.
+  static constexpr bool reads_caller_rows = layout_of<0> == layout::rows && reads_unpadded_input<first>;
+  /// Whether the network output is converted to rows for the loss.
+  static constexpr bool converts_output = !same_layout<typename last::out_shape, layout_of<depth - 1>, layout::rows>;
+  static constexpr std::size_t scratch_size = std::max({std::size_t{1}, Layers::template scratch_size<B>...});
+
+  buffer<T, reads_caller_rows ? 1 : layout_size<T, B, typename first::in_shape, layout_of<0>>> input;
+  const T* x = nullptr;  // the first layer's input: `input`, or the caller's rows
+  hana::tuple<buffer<T, layout_size<T, B, typename Layers::out_shape, layout_of<I>>>...> out;   // layer outputs
+  hana::tuple<buffer<T, layout_size<T, B, typename Layers::out_shape, layout_of<I>>>...> grad;  // dL/d(output)
+  hana::tuple<uninitialized<typename Layers::template cache<B>>...> cache;
+  hana::tuple<buffer<T, converts_input<I> ? layout_size<T, B, typename Layers::in_shape, layout_of<I>> : 1>...> in_converted;
+  hana::tuple<buffer<T, converts_input<I> ? layout_size<T, B, typename Layers::in_shape, layout_of<I>> : 1>...> dx_converted;
+  buffer<T, scratch_size> scratch;
+  buffer<T, converts_output ? B * padded<T>(last::out_size) : 1> y_rows, dy_rows;  // for the loss
 };
 
 // A policy may hand each layer its own updater (optimizer state, gradient sink); else it is shared.
@@ -175,6 +183,14 @@ constexpr decltype(auto) layer_updater(Update& u) noexcept {
   if constexpr (requires { u.template layer<I>(); }) return u.template layer<I>();
   else return (u);
 }
+
+/// Whether any of the first N layers has parameters (else no gradient needs to reach them).
+template <class Layers, std::size_t N>
+inline constexpr bool parameters_before = [] {
+  return []<std::size_t... K>(std::index_sequence<K...>) {
+    return (has_parameters<std::tuple_element_t<K, Layers>> || ... || false);
+  }(std::make_index_sequence<N>{});
+}();
 
 }  // namespace detail
 
@@ -187,16 +203,22 @@ class network {
  public:
   using value_type = typename Input::value_type;
   using input_type = Input;
-  using layers = typename detail::layer_chain<value_type, 0, Input, Specs...>::type;
+  using layers = typename detail::layer_chain<value_type, 0, Input, typename Input::out_shape, Specs...>::type;
   template <std::size_t I>
   using layer_t = std::tuple_element_t<I, layers>;
   static constexpr std::size_t depth = sizeof...(Specs);
-  static constexpr std::size_t in_size = Input::out_size;
-  static constexpr std::size_t out_size = layer_t<depth - 1>::out_size;
+  using in_shape = typename Input::out_shape;
+  using out_shape = typename layer_t<depth - 1>::out_shape;
+  static constexpr std::size_t in_size = in_shape::size;
+  static constexpr std::size_t out_size = out_shape::size;
   using parameters_type = typename detail::parameters_of<layers>::type;
+  /// Whether some layer computes differently at inference (batch norm's running statistics).
+  static constexpr bool inference_differs = []<std::size_t... I>(std::index_sequence<I...>) {
+    return (detail::inference_differs<layer_t<I>> || ...);
+  }(std::make_index_sequence<depth>{});
   /// Scratch memory for one forward + backward pass of B samples (lives on the caller's stack).
   template <std::size_t B>
-  using workspace = typename detail::workspace_impl<layers, std::make_index_sequence<depth>>::template type<value_type, B>;
+  using workspace = detail::workspace_impl<value_type, B, layers, std::make_index_sequence<depth>>;
   /// The same architecture in another scalar type.
   template <class U>
   using rebind = network<input<in_size, U>, Specs...>;
@@ -212,7 +234,8 @@ class network {
     random_engine rng{init.seed};
     for_each_layer([&](auto I) {
       constexpr std::size_t i = decltype(I)::value;
-      layer_t<i>::initialize(get<i>(params_), init, rng);
+      if constexpr (requires { layer_t<i>::initialize(get<i>(params_), init, rng); })
+        layer_t<i>::initialize(get<i>(params_), init, rng);
     });
   }
 
@@ -248,74 +271,81 @@ class network {
   // ---- The generated passes. Public for the training functions; users call train_step etc. ----
 
   /// Forward pass of B samples (rows of `x`, in_size apart) keeping what the backward needs.
-  /// An input-major first layer reads x in place (scalars only: no padded copy), so x must
-  /// stay valid until backward() has run.
-  template <std::size_t B>
+  /// A first layer that reads unpadded rows takes x in place, so x must stay valid until
+  /// backward() has run. Pass: training (batch statistics) or inference (running statistics).
+  template <std::size_t B, pass Pass = pass::training>
   void forward(workspace<B>& ws, const value_type* x) const noexcept {
-    if constexpr (workspace<B>::reads_caller_rows) ws.caller_rows = x;
-    else simd::pack_rows<value_type, B, in_size>(x, ws.input.data);
-    if constexpr (workspace<B>::feature_major) {
-      if constexpr (workspace<B>::reads_caller_rows) simd::rows_to_features<value_type, B, in_size, in_size>(x, ws.input_t.data);
-      else simd::rows_to_features<value_type, B, in_size, padded<value_type>(in_size)>(ws.input.data, ws.input_t.data);
-      for_each_layer([&](auto I) {
-        constexpr std::size_t i = decltype(I)::value;
-        const value_type* xt = ws.input_t.data;
-        if constexpr (i > 0) xt = hana::at_c<i - 1>(ws.out).data;
-        layer_t<i>::template forward_fm<B>(get<i>(params_), xt, hana::at_c<i>(ws.pre).data, hana::at_c<i>(ws.out).data);
-      });
-      simd::features_to_rows<value_type, B, out_size>(hana::at_c<depth - 1>(ws.out).data, ws.y_rows.data);
+    using ws_t = workspace<B>;
+    if constexpr (ws_t::reads_caller_rows) {
+      ws.x = x;
     } else {
-      for_each_layer([&](auto I) {
-        constexpr std::size_t i = decltype(I)::value;
-        layer_t<i>::template forward<B>(get<i>(params_), layer_input(ws, I), hana::at_c<i>(ws.pre).data,
-                                        hana::at_c<i>(ws.out).data);
-      });
+      simd::from_caller_rows<value_type, B, in_shape, ws_t::template layout_of<0>>(x, ws.input.data);
+      ws.x = ws.input.data;
     }
+    for_each_layer([&](auto I) {
+      constexpr std::size_t i = decltype(I)::value;
+      if constexpr (ws_t::template converts_input<i>)
+        simd::convert_layout<value_type, B, typename layer_t<i>::in_shape, ws_t::template layout_of<i - 1>,
+                             ws_t::template layout_of<i>>(hana::at_c<i - 1>(ws.out).data, hana::at_c<i>(ws.in_converted).data);
+      layer_t<i>::template forward<B, Pass>(get<i>(params_), layer_input(ws, I), hana::at_c<i>(ws.cache).value,
+                                            hana::at_c<i>(ws.out).data, ws.scratch.data);
+    });
+    if constexpr (ws_t::converts_output)
+      simd::convert_layout<value_type, B, out_shape, ws_t::template layout_of<depth - 1>, layout::rows>(
+          hana::at_c<depth - 1>(ws.out).data, ws.y_rows.data);
   }
   /// Padded output rows ([B][padded(out_size)]) of the last forward pass, and the slot of the same
   /// shape where the loss writes its gradient.
   template <std::size_t B>
   static const value_type* output(const workspace<B>& ws) noexcept {
-    if constexpr (workspace<B>::feature_major) return ws.y_rows.data;
+    if constexpr (workspace<B>::converts_output) return ws.y_rows.data;
     else return hana::at_c<depth - 1>(ws.out).data;
   }
   template <std::size_t B>
   static value_type* output_gradient(workspace<B>& ws) noexcept {
-    if constexpr (workspace<B>::feature_major) return ws.dy_rows.data;
+    if constexpr (workspace<B>::converts_output) return ws.dy_rows.data;
     else return hana::at_c<depth - 1>(ws.grad).data;
+  }
+
+  /// Folds what the last training forward pass measured into layers that keep running
+  /// statistics (batch norm); train_step and fit call it once per step.
+  template <std::size_t B>
+  void update_running_statistics(const workspace<B>& ws) noexcept {
+    for_each_layer([&](auto I) {
+      constexpr std::size_t i = decltype(I)::value;
+      if constexpr (requires { layer_t<i>::template update_running_statistics<B>(get<i>(params_), hana::at_c<i>(ws.cache).value); })
+        layer_t<i>::template update_running_statistics<B>(get<i>(params_), hana::at_c<i>(ws.cache).value);
+    });
   }
 
   /// Backward pass from the loss gradient in output_gradient(ws), last layer first; each layer's
   /// parameters go through `update` in the same sweep that produces their gradient. With
   /// LossFusedActivation, the gradient given is already dL/dz of the last layer (the loss
-  /// fused the last activation's derivative, e.g. sigmoid + binary cross-entropy).
+  /// fused the last activation's derivative, e.g. sigmoid + binary cross-entropy). Layers with
+  /// no parameters at or before them are skipped: no gradient has to reach them.
   template <std::size_t B, class Update, bool LossFusedActivation = false>
   void backward(workspace<B>& ws, Update& update) noexcept {
-    if constexpr (workspace<B>::feature_major)
-      simd::rows_to_features<value_type, B, out_size, padded<value_type>(out_size)>(
+    using ws_t = workspace<B>;
+    if constexpr (ws_t::converts_output)
+      simd::convert_layout<value_type, B, out_shape, layout::rows, ws_t::template layout_of<depth - 1>>(
           ws.dy_rows.data, hana::at_c<depth - 1>(ws.grad).data);
     for_each_layer([&](auto J) {
       constexpr std::size_t i = depth - 1 - decltype(J)::value;
-      constexpr bool need_dx = i > 0;
-      constexpr bool fused = LossFusedActivation && i == depth - 1;
-      value_type* dx = nullptr;
-      if constexpr (need_dx) dx = hana::at_c<i - 1>(ws.grad).data;
-      decltype(auto) layer_update = detail::layer_updater<i>(update);
-      if constexpr (workspace<B>::feature_major) {
-        const value_type* xr = layer_input(ws, hana::size_c<0>);
-        const value_type* xt = ws.input_t.data;
-        if constexpr (i > 0) {
-          xt = hana::at_c<i - 1>(ws.out).data;
-          simd::features_to_rows<value_type, B, layer_t<i>::in_size>(xt, ws.rows.data);
-          xr = ws.rows.data;
+      if constexpr (detail::parameters_before<layers, i + 1>) {
+        constexpr bool need_dx = detail::parameters_before<layers, i>;
+        constexpr bool fused = LossFusedActivation && i == depth - 1;
+        value_type* dx = nullptr;
+        if constexpr (need_dx) {
+          if constexpr (ws_t::template converts_input<i>) dx = hana::at_c<i>(ws.dx_converted).data;
+          else dx = hana::at_c<i - 1>(ws.grad).data;
         }
-        layer_t<i>::template backward_fm<B, need_dx, std::remove_reference_t<decltype(layer_update)>, fused>(get<i>(params_), xr, xt, hana::at_c<i>(ws.pre).data,
-                                                     hana::at_c<i>(ws.out).data, hana::at_c<i>(ws.grad).data, dx,
-                                                     ws.rows.data, layer_update);
-      } else {
-        layer_t<i>::template backward<B, need_dx, std::remove_reference_t<decltype(layer_update)>, fused>(get<i>(params_), layer_input(ws, hana::size_c<i>),
-                                                  hana::at_c<i>(ws.pre).data, hana::at_c<i>(ws.out).data,
-                                                  hana::at_c<i>(ws.grad).data, dx, layer_update);
+        decltype(auto) layer_update = detail::layer_updater<i>(update);
+        layer_t<i>::template backward<B, need_dx, fused>(get<i>(params_), layer_input(ws, hana::size_c<i>),
+                                                         hana::at_c<i>(ws.cache).value, hana::at_c<i>(ws.out).data,
+                                                         hana::at_c<i>(ws.grad).data, dx, ws.scratch.data, layer_update);
+        if constexpr (need_dx && ws_t::template converts_input<i>)
+          simd::convert_layout<value_type, B, typename layer_t<i>::in_shape, ws_t::template layout_of<i>,
+                               ws_t::template layout_of<i - 1>>(dx, hana::at_c<i - 1>(ws.grad).data);
       }
     });
   }
@@ -328,14 +358,14 @@ class network {
   template <std::size_t B, class I>
   static const value_type* layer_input(const workspace<B>& ws, I) noexcept {
     constexpr std::size_t i = I::value;
-    if constexpr (i == 0 && workspace<B>::reads_caller_rows) return ws.caller_rows;
-    else if constexpr (i == 0) return ws.input.data;
+    if constexpr (i == 0) return ws.x;
+    else if constexpr (workspace<B>::template converts_input<i>) return hana::at_c<i>(ws.in_converted).data;
     else return hana::at_c<i - 1>(ws.out).data;
   }
   template <std::size_t B>
   void predict(const value_type* x, value_type* y) const noexcept {
     workspace<B> ws;
-    forward<B>(ws, x);
+    forward<B, pass::inference>(ws, x);
     simd::unpack_rows<value_type, B, out_size>(output<B>(ws), y);
   }
 

@@ -83,8 +83,10 @@ struct gradient_sink {
 /// True when the loss computes dL/dz of the network's last layer itself (see binary_cross_entropy).
 template <class Loss, class Net>
 inline constexpr bool loss_fuses_last_activation = [] {
-  using act = typename Net::template layer_t<Net::depth - 1>::activation_type;
-  if constexpr (requires { Loss::template fuses_activation<act>; }) return Loss::template fuses_activation<act>;
+  using last = typename Net::template layer_t<Net::depth - 1>;
+  if constexpr (!requires { typename last::activation_type; }) return false;  // e.g. a reshape or pooling layer
+  else if constexpr (requires { Loss::template fuses_activation<typename last::activation_type>; })
+    return Loss::template fuses_activation<typename last::activation_type>;
   else return false;
 }();
 
@@ -141,6 +143,7 @@ decltype(auto) step_policy(Opt& opt) noexcept {
 /// share it.
 template <std::size_t B, bool LossFusedActivation, class Net, class Opt>
 void backward_with_optimizer(Net& net, typename Net::template workspace<B>& ws, Opt& opt) noexcept {
+  net.template update_running_statistics<B>(ws);  // what the training forward pass measured (batch norm)
   if constexpr (requires { opt.begin_step(); }) opt.begin_step();
   if constexpr (needs_full_gradient<Opt>) {
     typename Net::parameters_type grad{};

@@ -107,10 +107,12 @@ struct batch_target {
 
 // The forward pass of B rows for prediction, validation and the short batch: out of line, so
 // those share one copy of the generated code (train_step keeps its own, inlined in the loop).
-template <std::size_t B, class Net>
+// Pass is the training pass unless the network has a layer that infers differently (batch
+// norm's running statistics): then prediction and validation get their own inference copy.
+template <std::size_t B, pass Pass = pass::training, class Net>
 [[gnu::noinline]] void forward_rows(const Net& net, typename Net::template workspace<B>& ws,
                                     const typename Net::value_type* x) noexcept {
-  net.template forward<B>(ws, x);
+  net.template forward<B, Net::inference_differs ? Pass : pass::training>(ws, x);
 }
 
 // The mean loss of rows [0, n) of padded network outputs `y` (B rows), one row at a time: the
@@ -190,7 +192,7 @@ validation_scores evaluate_batches(const Net& net, const dataset<T, F, Targets>&
   std::size_t right = 0;
   for (std::size_t start = 0; start < rows.size(); start += B) {
     const std::size_t n = data.batch(std::span<const std::size_t>(rows).subspan(start, std::min(B, rows.size() - start)), x, t);
-    forward_rows<B>(net, ws, x.data());
+    forward_rows<B, pass::inference>(net, ws, x.data());
     const T* y = Net::template output<B>(ws);
     if (want_loss) {
       if (n == B) {
@@ -233,7 +235,7 @@ std::vector<T> predict(const Net& net, const dataset<T, F, Targets>& data) {
   typename Net::template workspace<B> ws;
   for (std::size_t start = 0; start < rows.size(); start += B) {
     const std::size_t n = data.batch(std::span<const std::size_t>(rows).subspan(start, std::min(B, rows.size() - start)), x, t);
-    detail::forward_rows<B>(net, ws, x.data());
+    detail::forward_rows<B, pass::inference>(net, ws, x.data());
     const T* yb = Net::template output<B>(ws);  // padded rows
     for (std::size_t r = 0; r < n; ++r) std::copy_n(yb + r * stride, out, y.data() + (start + r) * out);
   }
