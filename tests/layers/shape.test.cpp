@@ -137,3 +137,37 @@ TEMPLATE_TEST_CASE("layout conversions round-trip and zero the padding", "", flo
   tg::simd::convert_layout<T, B, s, tg::layout::features, tg::layout::rows>(features.data, back.data);
   for (std::size_t k = 0; k < tg::layout_size<T, B, s, tg::layout::rows>; ++k) REQUIRE(back.data[k] == rows.data[k]);
 }
+
+// dL/dx from the backward pass against finite differences: a first dense layer stored
+// input-major or output-major, row-major (B = 1, 5) and feature-major (B = 17) batches, and
+// a shaped network.
+TEST_CASE("input_gradient matches finite differences") {
+  auto check = [&]<class Net, std::size_t B>() {
+    Net net{tg::init::glorot_uniform{B}};
+    tg::matrix<double, B, Net::in_size> x;
+    tg::matrix<double, B, Net::out_size> t;
+    fill(x, 0.3 * B);
+    fill(t, 0.1 * B);
+    INFO("batch " << B);
+    REQUIRE(test_support::input_gradient_error(net, tg::mse{}, x, t) <= tolerance);
+  };
+  using wide_first = tg::network<tg::input<200, double>, tg::dense<2, tg::tanh>, tg::dense<3>>;  // output-major W
+  using narrow_first = tg::network<tg::input<13, double>, tg::dense<3, tg::sigmoid>, tg::dense<2>>;  // input-major W
+  using shaped = tg::network<tg::input<12, double>, tg::unflatten<3, 4>, tg::dense<5, tg::tanh>, tg::flatten, tg::dense<2>>;
+  STATIC_REQUIRE(!wide_first::layer_t<0>::input_major);
+  STATIC_REQUIRE(narrow_first::layer_t<0>::input_major);
+  check.template operator()<wide_first, 1>();
+  check.template operator()<wide_first, 17>();
+  check.template operator()<narrow_first, 1>();
+  check.template operator()<narrow_first, 5>();
+  check.template operator()<narrow_first, 17>();
+  check.template operator()<shaped, 1>();
+  check.template operator()<shaped, 17>();
+  // One sample as a vector gives a vector.
+  narrow_first net{tg::init::glorot_uniform{2}};
+  tg::vector<double, 13> x1;
+  fill(x1);
+  const tg::vector<double, 2> t1{0.5, -0.5};
+  STATIC_REQUIRE(std::is_same_v<decltype(tg::input_gradient(net, tg::mse{}, x1, t1)), tg::vector<double, 13>>);
+  REQUIRE(test_support::input_gradient_error(net, tg::mse{}, x1, t1) <= tolerance);
+}

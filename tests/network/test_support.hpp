@@ -3,6 +3,7 @@
 
 #include <typegrad/typegrad.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <type_traits>
@@ -57,6 +58,26 @@ bool padding_is_zero(const Params& p) {
     (check_block(typegrad::get<I>(p)), ...);
   }(std::make_index_sequence<Params::depth>{});
   return zero;
+}
+
+/// The worst relative error between typegrad::input_gradient (dL/dx from the backward pass) and a
+/// fourth-order central difference of loss_value in x, for a double network.
+template <class Net, class Loss, class X, class Target>
+double input_gradient_error(const Net& net, Loss loss, X x, const Target& t, double h = 1e-4, double floor = 1e-5) {
+  const auto g = typegrad::input_gradient(net, loss, x, t);
+  double worst = 0;
+  for (std::size_t k = 0; k < X::size(); ++k) {
+    const double saved = x.data()[k];
+    auto at = [&](double d) {
+      x.data()[k] = saved + d;
+      return double(typegrad::loss_value(net, loss, x, t));
+    };
+    const double numeric = (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h);
+    x.data()[k] = saved;
+    const double a = g.data()[k];
+    worst = std::max(worst, std::abs(a - numeric) / std::max({std::abs(a), std::abs(numeric), floor}));
+  }
+  return worst;
 }
 
 }  // namespace test_support

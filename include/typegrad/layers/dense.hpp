@@ -154,6 +154,8 @@ struct dense_layer {
 
   // ---- Kernels by layout ----
 
+  alignas(alignment) static constexpr T zero_bias[padded<T>(In)] = {};
+
   template <std::size_t R>
   static void linear_rows(const parameters& p, const T* X, T* Z) noexcept {
     if constexpr (InputMajor) simd::dense_forward_input_major<T, R, In, Out, In>(p.w_, p.b_, X, Z);
@@ -203,7 +205,9 @@ struct dense_layer {
     } else if constexpr (slope_from_output) simd::activation_backward<Act, T, Out, B, true>(Yt, dYt);
     else if constexpr (!Act::is_identity) simd::activation_backward<Act, T, Out, B>(Zt, dYt);
     if constexpr (InputMajor) {
-      static_assert(!NeedDx, "typegrad: input-major weights are only chosen for the first layer");
+      // Only an input gradient (tg::input_gradient) asks a first layer for dx: dXt = W dZt, a
+      // forward product of the input-major W seen as an Out → In layer with zero bias.
+      if constexpr (NeedDx) simd::dense_forward_fm<T, B, Out, In>(p.w_, zero_bias, dYt, dXt);
       simd::dense_backward_fm_input_major<T, B, In, Out>(p.w_, p.b_, Xt, dYt, scratch, update);
     } else {
       simd::features_to_rows<T, B, In>(Xt, scratch);
@@ -222,7 +226,7 @@ struct dense_layer {
       else softmax_backward<T, R, Out>(Y, dY);
     }
     if constexpr (InputMajor) {
-      static_assert(!NeedDx, "typegrad: input-major weights are only chosen for the first layer");
+      if constexpr (NeedDx) simd::dense_forward<T, R, Out, In>(p.w_, zero_bias, dY, dX);  // as in backward_fm
       simd::dense_backward_input_major<T, R, In, Out, Update, In>(p.w_, p.b_, X, dY, update);
     } else {
       simd::dense_backward<T, R, In, Out, NeedDx>(p.w_, p.b_, X, dY, dX, update);

@@ -294,6 +294,9 @@ class network {
       simd::convert_layout<value_type, B, out_shape, ws_t::template layout_of<depth - 1>, layout::rows>(
           hana::at_c<depth - 1>(ws.out).data, ws.y_rows.data);
   }
+  /// The layout of the first layer's input for B samples (that of backward's input_gradient).
+  template <std::size_t B>
+  static constexpr layout input_layout = workspace<B>::template layout_of<0>;
   /// Padded output rows ([B][padded(out_size)]) of the last forward pass, and the slot of the same
   /// shape where the loss writes its gradient.
   template <std::size_t B>
@@ -323,27 +326,30 @@ class network {
   /// LossFusedActivation, the gradient given is already dL/dz of the last layer (the loss
   /// fused the last activation's derivative, e.g. sigmoid + binary cross-entropy). Layers with
   /// no parameters at or before them are skipped: no gradient has to reach them.
-  template <std::size_t B, class Update, bool LossFusedActivation = false>
-  void backward(workspace<B>& ws, Update& update) noexcept {
+  /// With InputGradient, dL/dx of the first layer is written to `input_gradient` (B samples of
+  /// in_shape in the first layer's layout, see input_layout) and every layer runs.
+  template <std::size_t B, class Update, bool LossFusedActivation = false, bool InputGradient = false>
+  void backward(workspace<B>& ws, Update& update, value_type* input_gradient = nullptr) noexcept {
     using ws_t = workspace<B>;
     if constexpr (ws_t::converts_output)
       simd::convert_layout<value_type, B, out_shape, layout::rows, ws_t::template layout_of<depth - 1>>(
           ws.dy_rows.data, hana::at_c<depth - 1>(ws.grad).data);
     for_each_layer([&](auto J) {
       constexpr std::size_t i = depth - 1 - decltype(J)::value;
-      if constexpr (detail::parameters_before<layers, i + 1>) {
-        constexpr bool need_dx = detail::parameters_before<layers, i>;
+      if constexpr (InputGradient || detail::parameters_before<layers, i + 1>) {
+        constexpr bool need_dx = InputGradient || detail::parameters_before<layers, i>;
         constexpr bool fused = LossFusedActivation && i == depth - 1;
         value_type* dx = nullptr;
         if constexpr (need_dx) {
-          if constexpr (ws_t::template converts_input<i>) dx = hana::at_c<i>(ws.dx_converted).data;
+          if constexpr (i == 0) dx = input_gradient;
+          else if constexpr (ws_t::template converts_input<i>) dx = hana::at_c<i>(ws.dx_converted).data;
           else dx = hana::at_c<i - 1>(ws.grad).data;
         }
         decltype(auto) layer_update = detail::layer_updater<i>(update);
         layer_t<i>::template backward<B, need_dx, fused>(get<i>(params_), layer_input(ws, hana::size_c<i>),
                                                          hana::at_c<i>(ws.cache).value, hana::at_c<i>(ws.out).data,
                                                          hana::at_c<i>(ws.grad).data, dx, ws.scratch.data, layer_update);
-        if constexpr (need_dx && ws_t::template converts_input<i>)
+        if constexpr (i > 0 && need_dx && ws_t::template converts_input<i>)
           simd::convert_layout<value_type, B, typename layer_t<i>::in_shape, ws_t::template layout_of<i>,
                                ws_t::template layout_of<i - 1>>(dx, hana::at_c<i - 1>(ws.grad).data);
       }

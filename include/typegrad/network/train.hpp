@@ -212,6 +212,39 @@ typename Net::value_type gradient_into(const Net& net, const Loss&, const X& x, 
   return loss;
 }
 
+namespace detail {
+// Takes the parameter gradients of a backward pass and keeps nothing (input_gradient wants dx only).
+struct discard_gradient {
+  static constexpr bool writes_parameters = false;
+  template <class P, class V>
+  V update(P, std::size_t, const V& w, const V&) const noexcept {
+    return w;
+  }
+};
+}  // namespace detail
+
+/// dL/dx: the gradient of the (mean) loss with respect to the input, shaped like x (one sample or a
+/// batch), from the generated backward pass (no finite differences); the parameters are untouched.
+/// The basis of saliency maps and of PyTorch's `x.grad`.
+template <network_type Net, loss_function Loss, tensor X, class Target>
+  requires(detail::check_call<Net, Loss, X, Target>())
+std::remove_cvref_t<X> input_gradient(const Net& net, const Loss&, const X& x, const Target& t) noexcept {
+  using T = typename Net::value_type;
+  constexpr std::size_t B = rows_of<X>;
+  constexpr layout first = Net::template input_layout<B>;
+  typename Net::template workspace<B> ws;
+  net.template forward<B>(ws, x.data());
+  detail::loss_and_gradient<Net, Loss, B>(ws, t);
+  detail::buffer<T, layout_size<T, B, typename Net::in_shape, first>> dx;
+  detail::discard_gradient sink;
+  // The sink never writes parameters, so the const_cast is only a formality.
+  const_cast<Net&>(net).template backward<B, detail::discard_gradient, detail::loss_fuses_last_activation<Loss, Net>, true>(
+      ws, sink, dx.data);
+  std::remove_cvref_t<X> g;
+  simd::to_caller_rows<T, B, typename Net::in_shape, first>(dx.data, g.data());
+  return g;
+}
+
 /// dL/dθ for every parameter, in an object shaped like the parameters: `get<I>(g).weight(o, i)`.
 /// For a batch it is the gradient of the mean loss (PyTorch's convention).
 template <network_type Net, loss_function Loss, tensor X, class Target>

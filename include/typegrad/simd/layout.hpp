@@ -59,4 +59,12 @@ inline void from_caller_rows(const T* __restrict x, T* __restrict dst) noexcept 
   }
 }
 
+/// The inverse of from_caller_rows: B samples of Shape in layout From to unpadded rows.
+template <class T, std::size_t B, class Shape, layout From>
+inline void to_caller_rows(const T* __restrict src, T* __restrict x) noexcept {
+  constexpr std::size_t n = Shape::size;
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t e = 0; e < n; ++e) x[b * n + e] = src[detail::layout_index<T, B, Shape, From>(b, e)];
+}
+
 }  // namespace typegrad::simd
