@@ -151,7 +151,7 @@ TEST_CASE("input_gradient matches finite differences") {
     INFO("batch " << B);
     REQUIRE(test_support::input_gradient_error(net, tg::mse{}, x, t) <= tolerance);
   };
-  using wide_first = tg::network<tg::input<200, double>, tg::dense<2, tg::tanh>, tg::dense<3>>;  // output-major W
+  using wide_first = tg::network<tg::input<300, double>, tg::dense<1, tg::tanh>, tg::dense<3>>;  // output-major W at every width
   using narrow_first = tg::network<tg::input<13, double>, tg::dense<3, tg::sigmoid>, tg::dense<2>>;  // input-major W
   using shaped = tg::network<tg::input<12, double>, tg::unflatten<3, 4>, tg::dense<5, tg::tanh>, tg::flatten, tg::dense<2>>;
   STATIC_REQUIRE(!wide_first::layer_t<0>::input_major);

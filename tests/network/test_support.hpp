@@ -63,7 +63,9 @@ bool padding_is_zero(const Params& p) {
 /// The worst relative error between typegrad::input_gradient (dL/dx from the backward pass) and a
 /// fourth-order central difference of loss_value in x, for a double network.
 template <class Net, class Loss, class X, class Target>
-double input_gradient_error(const Net& net, Loss loss, X x, const Target& t, double h = 1e-4, double floor = 1e-5) {
+double input_gradient_error(const Net& net, Loss loss, const X& x0, const Target& t, double h = 1e-4,
+                            double floor = 1e-5) {
+  X x = x0;
   const auto g = typegrad::input_gradient(net, loss, x, t);
   double worst = 0;
   for (std::size_t k = 0; k < X::size(); ++k) {
