@@ -18,8 +18,11 @@
 #include <typegrad/io/error.hpp>
 #include <typegrad/io/npy.hpp>
 #include <typegrad/io/weights.hpp>
+#include <typegrad/layers/batch_norm.hpp>
+#include <typegrad/layers/conv.hpp>
 #include <typegrad/layers/dense.hpp>
 #include <typegrad/layers/layer.hpp>
+#include <typegrad/layers/pool.hpp>
 #include <typegrad/layers/reshape.hpp>
 #include <typegrad/losses/losses.hpp>
 #include <typegrad/network/network.hpp>
