@@ -1,0 +1,10 @@
+// expect: (pool_input_rank_mismatch<1, typegrad::max_pool1d<2, 1>, typegrad::shape<2, 4, 4>, 2, float>.*needs rank|needs rank.*pool_input_rank_mismatch<1, typegrad::max_pool1d<2, 1>, typegrad::shape<2, 4, 4>, 2, float>)
+// max_pool1d pools a (C, L) signal; a (C, H, W) image needs max_pool2d.
+#include <typegrad/typegrad.hpp>
+namespace tg = typegrad;
+#ifdef TYPEGRAD_CONTROL
+using net_t = tg::network<tg::input<32>, tg::unflatten<2, 16>, tg::max_pool1d<2, 1>, tg::flatten, tg::dense<2>>;
+#else
+using net_t = tg::network<tg::input<32>, tg::unflatten<2, 4, 4>, tg::max_pool1d<2, 1>, tg::flatten, tg::dense<2>>;
+#endif
+net_t net;
