@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <initializer_list>
+#include <utility>
 #include <type_traits>
 #include <vector>
 
@@ -41,6 +43,37 @@ auto to_double(const A& a) noexcept {
     return r;
   }
 }
+
+// Copies every tensor a parameter block names (for_each_tensor), layer by layer, into the blocks of
+// another scalar type: the trained values again, and the state for_each does not visit.
+template <class From, class To>
+void copy_tensors(const From& from, To& to) {
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          const auto& src = get<I>(from);
+          auto& dst = get<I>(to);
+          if constexpr (requires { src.for_each_tensor([](auto&&...) {}); }) {
+            std::vector<double> values;
+            src.for_each_tensor([&](auto, std::initializer_list<std::size_t> shape, const auto* data, std::size_t rs, std::size_t cs) {
+              std::size_t rows = *shape.begin(), cols = 1;
+              for (auto it = shape.begin() + 1; it != shape.end(); ++it) cols *= *it;
+              for (std::size_t r = 0; r < rows; ++r)
+                for (std::size_t c = 0; c < cols; ++c) values.push_back(double(data[r * rs + c * cs]));
+            });
+            std::size_t n = 0;
+            dst.for_each_tensor([&](auto, std::initializer_list<std::size_t> shape, auto* data, std::size_t rs, std::size_t cs) {
+              std::size_t rows = *shape.begin(), cols = 1;
+              for (auto it = shape.begin() + 1; it != shape.end(); ++it) cols *= *it;
+              for (std::size_t r = 0; r < rows; ++r)
+                for (std::size_t c = 0; c < cols; ++c) data[r * rs + c * cs] = values[n++];
+            });
+          }
+        }(),
+        ...);
+  }(std::make_index_sequence<From::depth>{});
+}
+
 }  // namespace detail
 
 /// Checks every parameter's gradient against a fourth-order central difference,
@@ -60,6 +93,8 @@ gradient_check_result check_gradient(const Net& net, const Loss& loss, const X& 
     net.parameters().for_each([&](std::size_t, auto, std::size_t, std::size_t, auto v) { values[n++] = double(v); });
     n = 0;
     twin.parameters().for_each([&](std::size_t, auto, std::size_t, std::size_t, double& v) { v = values[n++]; });
+    // State that is not trained but shapes the loss (batch norm's running statistics) too.
+    detail::copy_tensors(net.parameters(), twin.parameters());
   }
   const auto xd = detail::to_double(x);
   const auto td = detail::to_double(t);

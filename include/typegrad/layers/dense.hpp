@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <initializer_list>
+#include <string_view>
 #include <type_traits>
 
 #include <typegrad/activations/activation.hpp>
@@ -28,6 +30,8 @@ struct dense_parameters {
   static constexpr bool input_major = InputMajor;
   /// Distance between consecutive rows of storage (a row is an output, or an input if InputMajor).
   static constexpr std::size_t row_stride = InputMajor ? padded<T>(Out) : padded<T>(In);
+  /// Distance between W(o, i) and W(o + 1, i), and between W(o, i) and W(o, i + 1).
+  static constexpr std::size_t o_stride = InputMajor ? 1 : row_stride, i_stride = InputMajor ? row_stride : 1;
   static constexpr std::size_t parameter_blocks = 2;  // weight, bias
 
   alignas(alignment) T w_[(InputMajor ? In : Out) * row_stride] = {};
@@ -60,6 +64,20 @@ struct dense_parameters {
     for (std::size_t o = 0; o < Out; ++o)
       for (std::size_t i = 0; i < In; ++i) f(simd::weight_c, o, i, weight(o, i));
     for (std::size_t o = 0; o < Out; ++o) f(simd::bias_c, o, std::size_t{0}, bias(o));
+  }
+  /// Calls f(name, pytorch_shape, data, row_stride, col_stride) for "weight" [Out, In] and "bias"
+  /// [Out] (state_dict order): W(o, i) is data[o * row_stride + i * col_stride] in either storage.
+  template <class F>
+  constexpr void for_each_tensor(F&& f) {
+    f(std::string_view("weight"), std::initializer_list<std::size_t>{Out, In}, w_, o_stride, i_stride);
+    f(std::string_view("bias"), std::initializer_list<std::size_t>{Out}, b_, std::size_t{1}, std::size_t{0});
+  }
+  template <class F>
+  constexpr void for_each_tensor(F&& f) const {
+    const T* w = w_;
+    const T* b = b_;
+    f(std::string_view("weight"), std::initializer_list<std::size_t>{Out, In}, w, o_stride, i_stride);
+    f(std::string_view("bias"), std::initializer_list<std::size_t>{Out}, b, std::size_t{1}, std::size_t{0});
   }
   static constexpr std::size_t count() noexcept { return Out * In + Out; }
   friend constexpr bool operator==(const dense_parameters&, const dense_parameters&) = default;
@@ -246,6 +264,9 @@ struct dense {
   static constexpr std::size_t out_size = Out;
   /// The declared input size, or 0 when it is taken from the previous layer.
   static constexpr std::size_t declared_in_size = 0;
+  /// The same layer with activation A (batch-norm folding uses it).
+  template <class A>
+  using with_activation = dense<Out, A>;
   /// The layer for scalar type T after a layer producing InShape, at position Index: the first
   /// layer of a network stores W input-major when that is less work (it never needs dx).
   template <class T, class InShape, std::size_t Index>
@@ -259,6 +280,8 @@ template <std::size_t In, std::size_t Out, class Act = identity>
 struct linear : dense<Out, Act> {
   static_assert(In > 0, "typegrad::linear<In, Out, Act>: In must be at least 1");
   static constexpr std::size_t declared_in_size = In;
+  template <class A>
+  using with_activation = linear<In, Out, A>;
 };
 
 }  // namespace typegrad
