@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <typegrad/typegrad.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -93,6 +94,44 @@ TEST_CASE("train_step, gradient, loss_value and inference allocate nothing", "[n
     sink += net(x1)[0] + net(x32)(3, 0);
     sink += tg::get<0>(tg::gradient(net, tg::mse{}, x1, t1)).bias(0);
     sink += tg::loss_value(cls, tg::softmax_cross_entropy{}, xc, labels);
+  }
+  const long during = allocations - before;
+  REQUIRE(during == 0);
+  REQUIRE(std::isfinite(sink));
+}
+
+TEST_CASE("convolution, pooling and batch norm networks allocate nothing and are noexcept", "[network][alloc][conv]") {
+  using ecg_t = tg::network<tg::input<90>, tg::unflatten<1, 90>, tg::conv1d<4, 7, tg::relu, tg::stride<2>>, tg::max_pool1d<2>,
+                            tg::conv1d<6, 5, tg::relu, tg::causal, tg::dilation<2>>, tg::global_avg_pool, tg::dense<1, tg::sigmoid>>;
+  using img_t = tg::network<tg::input<81>, tg::unflatten<1, 9, 9>, tg::conv2d<3, 3, 3, tg::identity, tg::padding<1>>,
+                            tg::batch_norm<tg::relu>, tg::avg_pool2d<2>, tg::flatten, tg::dense<10>>;
+  ecg_t ecg{tg::init::he_uniform{3}};
+  img_t img{tg::init::he_uniform{4}};
+  tg::vector<float, 90> x1;
+  tg::matrix<float, 19, 90> x19;
+  tg::matrix<float, 6, 81> xi;
+  test_support::fill(x1);
+  test_support::fill(x19);
+  test_support::fill(xi);
+  tg::vector<float, 1> t1{1};
+  tg::matrix<float, 19, 1> t19;
+  std::array<int, 6> labels{1, 2, 3, 4, 5, 6};
+  auto adam = tg::make_optimizer(img, tg::adam{.lr = 1e-3});
+  tg::sgd opt{0.01};
+  STATIC_REQUIRE(noexcept(tg::train_step(ecg, tg::binary_cross_entropy{}, opt, x1, t1)));
+  STATIC_REQUIRE(noexcept(tg::train_step(img, tg::softmax_cross_entropy{}, adam, xi, labels)));
+  STATIC_REQUIRE(noexcept(ecg(x1)));
+  STATIC_REQUIRE(noexcept(tg::input_gradient(ecg, tg::binary_cross_entropy{}, x1, t1)));
+
+  const long before = allocations;
+  float sink = 0;
+  for (int i = 0; i < 5; ++i) {
+    sink += tg::train_step(ecg, tg::binary_cross_entropy{}, opt, x1, t1);
+    sink += tg::train_step(ecg, tg::binary_cross_entropy{}, opt, x19, t19);
+    sink += tg::train_step(img, tg::softmax_cross_entropy{}, adam, xi, labels);
+    sink += ecg(x1)[0] + img(xi)(2, 3);
+    sink += tg::get<1>(tg::gradient(ecg, tg::binary_cross_entropy{}, x19, t19)).bias(0);
+    sink += tg::input_gradient(img, tg::softmax_cross_entropy{}, xi, labels)(1, 1);
   }
   const long during = allocations - before;
   REQUIRE(during == 0);
