@@ -38,7 +38,7 @@ def main():
                 samples[key].setdefault(row, []).append(d["us"])
     print(f"median us per step over {a.rounds} interleaved rounds (one thread: {ONE_THREAD})")
     print(f"{'row':<18} {'A':>10} {'B':>10} {'B / A':>7}")
-    for row in samples["A"]:
+    for row in [r for r in samples["A"] if r in samples["B"]]:  # rows both builds have
         ma, mb = statistics.median(samples["A"][row]), statistics.median(samples["B"][row])
         print(f"{row:<18} {ma:>10.4g} {mb:>10.4g} {mb / ma:>7.3f}")
 

@@ -18,7 +18,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
-from cases import NETWORKS, ROWS, matmul_flops  # noqa: E402
+from cases import CONV_NETWORKS, NETWORKS, ROWS, is_conv, matmul_flops  # noqa: E402
 
 sys.path.insert(0, os.path.join(HERE, "compile_cost"))
 import flagship_variants  # noqa: E402
@@ -32,6 +32,40 @@ TOLERANCE = 1e-4
 # Figures the issue quotes for a careful hand-written AVX2 implementation (µs/step), for context.
 HAND_AVX2 = {"cancer_b1": 0.16, "cancer_b32": 2.5, "mnist_b64": 360.0, "wide_b64": 1120.0}
 
+# The hand-written baseline of each kind of row: Eigen for the dense networks, plain direct
+# convolution loops (engines/direct_engine.cpp) for the convolutional ones.
+BASELINE_DENSE, BASELINE_CONV = "eigen", "direct"
+# The issue's targets: dense rows (batch 1 only) and convolutional rows.
+DENSE_B1_TARGETS = ("seed_b2", "xor_b1", "cancer_b1")
+CONV_B1_TARGETS = ("ecg_b1", "digits_b1")
+CONV_BATCHED_TARGETS = ("ecg_b32", "digits_b64")
+
+
+def covers(key, net):
+    """Whether engine `key` runs the rows of network `net` (each baseline only has its own kind)."""
+    if key == BASELINE_DENSE:
+        return not is_conv(net)
+    if key == BASELINE_CONV:
+        return is_conv(net)
+    return True
+
+
+def baseline(net):
+    return BASELINE_CONV if is_conv(net) else BASELINE_DENSE
+
+
+def describe(net):
+    """A network in one line: 30→16→16→1, or the conv net's modules."""
+    if not is_conv(net):
+        return "→".join(map(str, NETWORKS[net][0]))
+    short = []
+    for m in CONV_NETWORKS[net][3]:
+        kind, *args = m.split()
+        if kind in ("relu", "flatten") or kind.startswith("unflatten"):
+            continue
+        short.append(kind if not args else f"{kind}({', '.join(args)})")
+    return f"input {CONV_NETWORKS[net][0]} → " + " → ".join(short)
+
 
 def engines(build):
     b = os.path.join(build, "bench")
@@ -40,6 +74,7 @@ def engines(build):
         # key, label, command, extra environment, expected BLAS (substring of the mapped path)
         ("typegrad", "typegrad", [f"{b}/bench_typegrad"], {}, None),
         ("eigen", "Eigen 3.4 fixed-size", [f"{b}/bench_eigen"], {}, None),
+        ("direct", "hand-written direct conv", [f"{b}/bench_direct"], {}, None),
         ("libtorch-ref", "libtorch C++", [f"{b}/bench_libtorch"], REF_BLAS, "/blas/"),
         ("libtorch-openblas", "libtorch C++", [f"{b}/bench_libtorch"], OPEN_BLAS, "openblas"),
         ("pytorch-ref", "PyTorch eager", py, REF_BLAS, "/blas/"),
@@ -85,8 +120,10 @@ def verify(eng, data):
         results[key] = rows
     ref = results["typegrad"]
     for key in results:
-        for row_id, _, _, inference in ROWS:
-            if row_id not in results[key]:
+        for row_id, net, _, inference in ROWS:
+            if not covers(key, net):
+                continue
+            if row_id not in results[key] or row_id not in ref:
                 errors.append(f"{key}: no result for {row_id}")
                 continue
             field = "output" if inference else "losses"
@@ -219,13 +256,15 @@ def main():
     peak = peaks.get(peak_isa) if peak_isa else None
     print(f"  FMA peak (GFLOP/s, one core): {peaks}; typegrad ISA {tg_isa}", flush=True)
 
-    samples = {k: {r[0]: [] for r in ROWS} for k, *_ in eng}
-    walls = {k: {r[0]: [] for r in ROWS} for k, *_ in eng}
+    samples = {k: {r[0]: [] for r in ROWS if covers(k, r[1])} for k, *_ in eng}
+    walls = {k: {r[0]: [] for r in ROWS if covers(k, r[1])} for k, *_ in eng}
     for rnd in range(a.rounds):
         order = eng[rnd % len(eng):] + eng[:rnd % len(eng)]  # rotate so drift hits every engine alike
         for key, _, cmd, env, _ in order:
             _, rows = run_engine(cmd, env, ["--data", data, "--mode", "time", "--budget", str(a.budget)])
             for row_id, d in rows.items():
+                if row_id not in samples[key]:
+                    continue
                 samples[key][row_id].append(d["us"])
                 walls[key][row_id].append(d["us_wall"])
         print(f"  round {rnd + 1}/{a.rounds} done", flush=True)
@@ -238,6 +277,8 @@ def main():
         flops = matmul_flops(net, batch, inference)
         tg_med = statistics.median(samples["typegrad"][row_id])
         for key, label, _, _, _ in eng:
+            if not covers(key, net):
+                continue
             s = samples[key][row_id]
             med = statistics.median(s)
             gflops = flops / (med * 1e-6) * 1e-9
@@ -264,6 +305,9 @@ def main():
     def get(row_id, key):
         return next(t for t in table if t["row"] == row_id and t["engine"] == key)
 
+    def engines_of(net):
+        return [e for e in eng if covers(e[0], net)]
+
     md = []
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     commit = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -286,23 +330,27 @@ def main():
            "is the wall-clock median for comparison.", "",
            "GFLOP/s counts matmul FLOPs only, 2 per multiply-add: forward F = 2·B·Σ in·out over the layers; a "
            "training step = 3F − 2·B·in₀·out₀ (forward, dW, and dX of every layer but the first, which no engine "
-           "computes; the issue's ≈3F would overstate the work); inference = F. GFLOP/s and % of peak use the median. "
+           "computes; the issue's ≈3F would overstate the work); inference = F. Convolutional rows count the "
+           "multiply-adds of the conv and linear layers the same way: F = 2·B·Σ MACs (a conv layer's MACs = output "
+           "positions · out channels · in channels · kernel taps, taps in the padding included), training 3F − 2·B·MACs₀; "
+           "pooling, activations and loss are not counted. GFLOP/s and % of peak use the median. "
            "Single-core FP32 FMA peak measured here: " + ", ".join(f"{k.upper()} {v:.1f} GFLOP/s" for k, v in peaks.items())
            + f"; typegrad is compiled for `{tg_isa}`, so % of peak uses "
            + (f"the {peak_isa.upper()} figure ({peak:.1f})." if peak else "no figure."), "",
            "× typegrad = engine median / typegrad median (above 1: typegrad is faster).", "",
-           "Engines: typegrad (" + tg_isa + "); Eigen 3.4 hand-written with fixed-size matrices, -O3 -march as typegrad; "
-           f"libtorch {infos['libtorch-ref'].get('isa', '')} kernels (torch::nn::Linear + torch::optim::SGD); "
-           f"PyTorch eager {infos['pytorch-ref'].get('torch', '')} (nn.Linear + optim.SGD, /usr/bin/python3). "
+           "Engines: typegrad (" + tg_isa + "); the hand-written baselines, -O3 -march as typegrad: Eigen 3.4 with "
+           "fixed-size matrices (dense rows), and plain C++ direct-convolution loops with compile-time sizes "
+           "(engines/direct_engine.cpp, convolutional rows); "
+           f"libtorch {infos['libtorch-ref'].get('isa', '')} kernels (torch::nn modules + torch::optim::SGD); "
+           f"PyTorch eager {infos['pytorch-ref'].get('torch', '')} (nn modules + optim.SGD, /usr/bin/python3). "
            "The torch engines run twice, once per BLAS (chosen per process with LD_LIBRARY_PATH; the BLAS column is "
            "the library actually mapped, read from /proc/self/maps).", ""]
     for row_id, net, batch, inference in ROWS:
-        sizes = NETWORKS[net][0]
-        title = f"{net} {'→'.join(map(str, sizes))}, batch {batch}, " + ("inference" if inference else "train step")
+        title = f"{net} {describe(net)}, batch {batch}, " + ("inference" if inference else "train step")
         md += [f"## {title}", "",
                "| engine | BLAS | median µs | min µs | max µs | × typegrad | GFLOP/s | % peak | wall median µs |",
                "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-        for key, label, *_ in eng:
+        for key, label, *_ in engines_of(net):
             t = get(row_id, key)
             pct = f"{t['pct_peak']:.3g}" if t["pct_peak"] is not None else "–"
             md.append(f"| {label} | {t['blas']} | {fmt_us(t['median_us'])} | {fmt_us(t['min_us'])} | "
@@ -318,19 +366,33 @@ def main():
     def best(row_id, prefix):
         return min(get(row_id, k)["median_us"] for k, *_ in eng if k.startswith(prefix))
 
-    for row_id in ("seed_b2", "xor_b1", "cancer_b1"):
-        tg = get(row_id, "typegrad")["median_us"]
-        for prefix, need, name in (("pytorch", 1000, "PyTorch eager"), ("libtorch", 500, "libtorch")):
-            r = best(row_id, prefix) / tg
-            md.append(f"| {row_id}: typegrad ≥{need}× faster than {name} (its faster BLAS) | {r:.0f}× | "
-                      f"{'yes' if r >= need else 'no'} |")
-    slower = [r[0] for r in ROWS if get(r[0], "eigen")["median_us"] <= get(r[0], "typegrad")["median_us"]]
-    md.append(f"| typegrad faster than Eigen on every row | slower or equal on: {', '.join(slower) or 'none'} | "
-              f"{'yes' if not slower else 'no'} |")
-    w = get("wide_b64", "typegrad")
-    if w["pct_peak"] is not None:
-        md.append(f"| wide b64 ≥ 75% of peak | {w['pct_peak']:.1f}% ({w['gflops']:.1f} GFLOP/s) | "
-                  f"{'yes' if w['pct_peak'] >= 75 else 'no'} |")
+    def speedup_targets(rows, needs):
+        for row_id in rows:
+            tg = get(row_id, "typegrad")["median_us"]
+            for prefix, need, name in needs:
+                r = best(row_id, prefix) / tg
+                md.append(f"| {row_id}: typegrad ≥{need}× faster than {name} (its faster BLAS) | {r:.0f}× | "
+                          f"{'yes' if r >= need else 'no'} |")
+
+    def beats_baseline(key, name, kind):
+        rows = [r[0] for r in ROWS if covers(key, r[1])]
+        slower = [r for r in rows if get(r, key)["median_us"] <= get(r, "typegrad")["median_us"]]
+        md.append(f"| typegrad faster than {name} on every {kind} row | slower or equal on: {', '.join(slower) or 'none'} | "
+                  f"{'yes' if not slower else 'no'} |")
+
+    def peak_target(row_id, need):
+        w = get(row_id, "typegrad")
+        if w["pct_peak"] is not None:
+            md.append(f"| {row_id} ≥ {need}% of peak | {w['pct_peak']:.1f}% ({w['gflops']:.1f} GFLOP/s) | "
+                      f"{'yes' if w['pct_peak'] >= need else 'no'} |")
+
+    speedup_targets(DENSE_B1_TARGETS, (("pytorch", 1000, "PyTorch eager"), ("libtorch", 500, "libtorch")))
+    beats_baseline(BASELINE_DENSE, "Eigen", "dense")
+    peak_target("wide_b64", 75)
+    speedup_targets(CONV_B1_TARGETS, (("pytorch", 200, "PyTorch eager"), ("libtorch", 100, "libtorch")))
+    beats_baseline(BASELINE_CONV, "the hand-written direct convolution", "convolutional")
+    for row_id in CONV_BATCHED_TARGETS:
+        peak_target(row_id, 50)
     examples = [c for c in compile_rows if c["file"].startswith("examples/") and c["cpu_s"] is not None]
     if examples:
         slowest = max(examples, key=lambda c: c["cpu_s"])
@@ -371,21 +433,28 @@ def chart(table, eng, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 5, figsize=(22, 9))
-    colors = ["#d62728", "#1f77b4", "#2ca02c", "#98df8a", "#ff7f0e", "#ffbb78"]
+    cols = 5
+    fig, axes = plt.subplots((len(ROWS) + cols - 1) // cols, cols, figsize=(22, 4.5 * ((len(ROWS) + cols - 1) // cols)))
+    palette = ["#d62728", "#1f77b4", "#9467bd", "#2ca02c", "#98df8a", "#ff7f0e", "#ffbb78"]
+    color_of = {k: palette[i % len(palette)] for i, (k, *_) in enumerate(eng)}
+    for ax in axes.flat[len(ROWS):]:
+        ax.axis("off")
     for ax, (row_id, net, batch, inference) in zip(axes.flat, ROWS):
-        rows = [next(t for t in table if t["row"] == row_id and t["engine"] == k) for k, *_ in eng]
+        keys = [k for k, *_ in eng if covers(k, net)]
+        rows = [next(t for t in table if t["row"] == row_id and t["engine"] == k) for k in keys]
+        colors = [color_of[k] for k in keys]
         med = [r["median_us"] for r in rows]
         err = [[m - r["min_us"] for m, r in zip(med, rows)], [r["max_us"] - m for m, r in zip(med, rows)]]
         ax.bar(range(len(rows)), med, yerr=err, color=colors, capsize=3)
         ax.set_yscale("log")
         ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels([k for k, *_ in eng], rotation=45, ha="right", fontsize=8)
+        ax.set_xticklabels(keys, rotation=45, ha="right", fontsize=8)
         ax.set_title(f"{net} b{batch} {'inference' if inference else 'train'}", fontsize=10)
         ax.set_ylabel("µs per step (log)")
         for i, m in enumerate(med):
             ax.text(i, m, fmt_us(m), ha="center", va="bottom", fontsize=7)
-    fig.suptitle("typegrad vs Eigen, libtorch, PyTorch eager — float32, one thread; median with min–max over rounds")
+    fig.suptitle("typegrad vs hand-written baselines (Eigen: dense, direct loops: conv), libtorch, PyTorch eager — "
+                 "float32, one thread; median with min–max over rounds")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The benchmark comparison of issue 4: typegrad vs a hand-written Eigen baseline, libtorch and
-# PyTorch eager (each torch engine with the reference BLAS and with OpenBLAS), float32, one thread.
+# The benchmark comparison of issue 4: typegrad vs hand-written baselines (Eigen for the dense rows,
+# direct convolution loops for the convolutional rows), libtorch and PyTorch eager (each torch engine
+# with the reference BLAS and with OpenBLAS), float32, one thread.
 # Writes bench/results/{results.md,results.csv,compile.csv,chart.png}. Not part of the test suite.
 #
 # Usage: bench/run.sh [--quick] [--rounds N] [--budget SECONDS] [--no-compile-cost]
-#   --quick: 3 rounds of 0.03 s per row (1-2 minutes once built); default 9 rounds of 0.12 s (~4 minutes).
+#   --quick: 3 rounds of 0.03 s per row (2-3 minutes once built); default 9 rounds of 0.12 s (~6 minutes).
 # Environment: BUILD_DIR (default build/bench), TYPEGRAD_ARCH (default native).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +18,7 @@ while (($#)); do
     --quick) driver_args+=(--rounds 3 --budget 0.03) ;;
     --rounds|--budget) driver_args+=("$1" "$2"); shift ;;
     --no-compile-cost) driver_args+=("$1") ;;
-    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 64 ;;
   esac
   shift
@@ -42,7 +43,7 @@ command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
   -DTYPEGRAD_BUILD_BENCH=ON -DTYPEGRAD_BUILD_TESTS=OFF -DTYPEGRAD_BUILD_EXAMPLES=ON \
   -DTYPEGRAD_ARCH="${TYPEGRAD_ARCH:-native}" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
-cmake --build "$build" -j2 --target bench_typegrad bench_eigen bench_libtorch fma_peak_avx2 fma_peak_avx512 typegrad_smoke
+cmake --build "$build" -j2 --target bench_typegrad bench_eigen bench_direct bench_libtorch fma_peak_avx2 fma_peak_avx512 typegrad_smoke
 
 exec /usr/bin/python3 "$root/bench/driver.py" --build "$build" --out "$root/bench/results" \
   --command "$invocation" "${driver_args[@]}"

@@ -17,15 +17,26 @@
 
 namespace bench {
 
-/// One row's initial state, as written by bench/gen_data.py.
+/// One parameter tensor: PyTorch's shape and its values in PyTorch's (row-major) layout.
+struct tensor {
+  std::vector<int> shape;
+  std::vector<float> values;
+};
+
+/// One row's initial state, as written by bench/gen_data.py (either format).
 struct row_data {
-  std::vector<int> sizes;  // layer sizes, input first
+  std::vector<int> sizes;  // dense rows: layer sizes, input first; tensor rows: {in, out}
   int batch = 0;
   int target_kind = 0;                    // 0: float targets [B][out]; 1: class indices [B]
-  std::vector<std::vector<float>> w, b;   // per layer: W[out][in] (PyTorch layout), b[out]
+  std::vector<std::vector<float>> w, b;   // dense rows, per layer: W[out][in] (PyTorch layout), b[out]
+  std::vector<tensor> params;             // every parameter tensor in state_dict order (both formats)
+  std::string modules;                    // tensor rows: the nn.Sequential modules, one per line (cases.py)
   std::vector<float> x;                   // [B][in]
   std::vector<float> t;                   // target_kind 0
   std::vector<int> t_class;               // target_kind 1
+
+  int in() const { return sizes.front(); }
+  int out() const { return sizes.back(); }
 };
 
 inline row_data load_row(const std::string& dir, const std::string& id) {
@@ -41,19 +52,41 @@ inline row_data load_row(const std::string& dir, const std::string& id) {
     v.resize(n);
     f.read(reinterpret_cast<char*>(v.data()), std::streamsize(n * 4));
   };
-  if (read_i() != 0x31424754) throw std::runtime_error(path + ": not a bench row file");
   row_data r;
-  const int layers = read_i();
-  for (int i = 0; i <= layers; ++i) r.sizes.push_back(read_i());
-  r.batch = read_i();
-  r.target_kind = read_i();
-  r.w.resize(std::size_t(layers));
-  r.b.resize(std::size_t(layers));
-  for (std::size_t l = 0; l < std::size_t(layers); ++l) {
-    read_f(r.w[l], std::size_t(r.sizes[l] * r.sizes[l + 1]));
-    read_f(r.b[l], std::size_t(r.sizes[l + 1]));
+  const int magic = read_i();
+  if (magic == 0x31424754) {  // "TGB1": a dense network
+    const int layers = read_i();
+    for (int i = 0; i <= layers; ++i) r.sizes.push_back(read_i());
+    r.batch = read_i();
+    r.target_kind = read_i();
+    r.w.resize(std::size_t(layers));
+    r.b.resize(std::size_t(layers));
+    for (std::size_t l = 0; l < std::size_t(layers); ++l) {
+      read_f(r.w[l], std::size_t(r.sizes[l] * r.sizes[l + 1]));
+      read_f(r.b[l], std::size_t(r.sizes[l + 1]));
+      r.params.push_back({{r.sizes[l + 1], r.sizes[l]}, r.w[l]});
+      r.params.push_back({{r.sizes[l + 1]}, r.b[l]});
+    }
+  } else if (magic == 0x32424754) {  // "TGB2": a list of tensors
+    r.batch = read_i();
+    r.target_kind = read_i();
+    const int in = read_i(), out = read_i();
+    r.sizes = {in, out};
+    r.modules.resize(std::size_t(read_i()));
+    f.read(r.modules.data(), std::streamsize(r.modules.size()));
+    const int n = read_i();
+    for (int k = 0; k < n && f; ++k) {
+      tensor t;
+      t.shape.resize(std::size_t(read_i()));
+      std::size_t count = 1;
+      for (auto& d : t.shape) count *= std::size_t(d = read_i());
+      read_f(t.values, count);
+      r.params.push_back(std::move(t));
+    }
+  } else {
+    throw std::runtime_error(path + ": not a bench row file");
   }
-  const auto B = std::size_t(r.batch), in = std::size_t(r.sizes.front()), out = std::size_t(r.sizes.back());
+  const auto B = std::size_t(r.batch), in = std::size_t(r.in()), out = std::size_t(r.out());
   read_f(r.x, B * in);
   if (r.target_kind == 0) read_f(r.t, B * out);
   else {
@@ -68,6 +101,15 @@ inline row_data load_row(const std::string& dir, const std::string& id) {
 inline void expect_shape(const row_data& r, const std::string& id, std::vector<int> sizes, int batch) {
   if (r.sizes != sizes || r.batch != batch)
     throw std::runtime_error(id + ": the data file's shape differs from the engine's compiled network");
+}
+
+/// Throws unless the file's parameter tensors have exactly these shapes (in state_dict order), its
+/// batch is `batch` and its samples have `in` inputs.
+inline void expect_tensors(const row_data& r, const std::string& id, const std::vector<std::vector<int>>& shapes,
+                           int batch, int in) {
+  bool same = r.params.size() == shapes.size() && r.batch == batch && r.in() == in;
+  for (std::size_t k = 0; same && k < shapes.size(); ++k) same = r.params[k].shape == shapes[k];
+  if (!same) throw std::runtime_error(id + ": the data file's tensors differ from the engine's compiled network");
 }
 
 /// Command line: --data DIR --mode verify|time [--budget seconds] [--rows id,id,...]

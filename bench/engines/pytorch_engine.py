@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""The PyTorch eager engine: nn.Sequential of nn.Linear + torch.optim.SGD, one thread.
+"""The PyTorch eager engine: nn.Sequential (of nn.Linear, or cases.py's convolutional modules) +
+torch.optim.SGD, one thread.
 Speaks the same protocol as the C++ engines (see common.hpp): --data DIR --mode verify|time."""
 import argparse
 import json
 import os
+import struct
 import sys
 import time
 
@@ -12,11 +14,13 @@ import torch
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from cases import LR, NETWORKS, ROWS, VERIFY_STEPS  # noqa: E402
+from cases import CONV_NETWORKS, LR, NETWORKS, ROWS, VERIFY_STEPS, is_conv, parse_module  # noqa: E402
 
 
 def load_row(path):
     raw = open(path, "rb").read()
+    if struct.unpack_from("<i", raw)[0] == 0x32424754:
+        return load_tensor_row(raw, path)
     ints = np.frombuffer(raw, dtype="<i4")
     assert ints[0] == 0x31424754, path
     n_layers = int(ints[1])
@@ -40,6 +44,60 @@ def load_row(path):
     else:
         t = torch.from_numpy(take(batch * sizes[-1]).reshape(batch, sizes[-1]))
     return sizes, batch, params, x, t
+
+
+def load_tensor_row(raw, path):
+    """The list-of-tensors format of the convolutional rows (gen_data.py): returns the module text
+    (instead of the layer sizes), batch, parameters, x, targets."""
+    magic, batch, kind, n_in, n_out, n_text = struct.unpack_from("<6i", raw, 0)
+    off = 24
+    text = raw[off:off + n_text].decode()
+    off += n_text
+    (n_tensors,) = struct.unpack_from("<i", raw, off)
+    off += 4
+
+    def take(n, dtype="<f4"):
+        nonlocal off
+        a = np.frombuffer(raw, dtype=dtype, count=n, offset=off).copy()
+        off += 4 * n
+        return a
+
+    params = []
+    for _ in range(n_tensors):
+        rank = int(take(1, "<i4")[0])
+        shape = [int(v) for v in take(rank, "<i4")]
+        params.append(torch.from_numpy(take(int(np.prod(shape))).reshape(shape)))
+    x = torch.from_numpy(take(batch * n_in).reshape(batch, n_in))
+    if kind == 1:
+        t = torch.from_numpy(take(batch, "<i4").astype(np.int64))
+    else:
+        t = torch.from_numpy(take(batch * n_out).reshape(batch, n_out))
+    assert off == len(raw), path
+    return text, batch, params, x, t
+
+
+def make_conv_model(modules):
+    """nn.Sequential from cases.py's module list (cases.CONV_NETWORKS)."""
+    nn = torch.nn
+    make = {
+        "unflatten": lambda a, k: nn.Unflatten(1, tuple(a)),
+        "conv1d": lambda a, k: nn.Conv1d(*a, **k),
+        "conv2d": lambda a, k: nn.Conv2d(*a, **k),
+        "maxpool1d": lambda a, k: nn.MaxPool1d(*a),
+        "maxpool2d": lambda a, k: nn.MaxPool2d(*a),
+        "adaptiveavgpool1d": lambda a, k: nn.AdaptiveAvgPool1d(*a),
+        "adaptiveavgpool2d": lambda a, k: nn.AdaptiveAvgPool2d(*a),
+        "flatten": lambda a, k: nn.Flatten(),
+        "linear": lambda a, k: nn.Linear(*a),
+        "relu": lambda a, k: nn.ReLU(),
+        "tanh": lambda a, k: nn.Tanh(),
+        "sigmoid": lambda a, k: nn.Sigmoid(),
+    }
+    mods = []
+    for text in modules:
+        kind, args, kwargs = parse_module(text)
+        mods.append(make[kind](args, kwargs))
+    return torch.nn.Sequential(*mods)
 
 
 def make_model(sizes, acts):
@@ -126,10 +184,18 @@ def main():
         if wanted and row_id not in wanted:
             continue
         sizes, b, start, x, t = load_row(os.path.join(a.data, row_id + ".bin"))
-        want_sizes, acts, loss_name = NETWORKS[net]
-        if sizes != want_sizes or b != batch:
-            sys.exit("pytorch_engine: %s: the data file's shape differs from cases.py" % row_id)
-        model = make_model(sizes, acts)
+        if is_conv(net):
+            _, _, loss_name, modules = CONV_NETWORKS[net]
+            if sizes != "\n".join(modules) or b != batch:
+                sys.exit("pytorch_engine: %s: the data file's network differs from cases.py" % row_id)
+            model = make_conv_model(modules)
+        else:
+            want_sizes, acts, loss_name = NETWORKS[net]
+            if sizes != want_sizes or b != batch:
+                sys.exit("pytorch_engine: %s: the data file's shape differs from cases.py" % row_id)
+            model = make_model(sizes, acts)
+        if [tuple(p.shape) for p in model.parameters()] != [tuple(p.shape) for p in start]:
+            sys.exit("pytorch_engine: %s: the data file's parameter shapes differ from the model's" % row_id)
         set_parameters(model, start)
         if inference:
             def forward_n(n):
