@@ -304,7 +304,10 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
       loss_sum += l * B;
       on_batch(epoch, batch_index, l);
     }
-    if (start < order.size()) {
+    // The short last batch is padded to B rows; batch statistics (batch norm) would count the
+    // padding, so such networks skip it, as PyTorch's DataLoader with drop_last=True.
+    const bool train_short_batch = start < order.size() && !Net::inference_differs;
+    if (train_short_batch) {
       const std::size_t n = train.batch(std::span<const std::size_t>(order).subspan(start), x, t);
       target.set(t);
       const double l = detail::fit_step<Net, Loss>(net, opt, x, t, target.value, n);
@@ -313,7 +316,7 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
     }
     epoch_record rec;
     rec.epoch = epoch;
-    rec.train_loss = loss_sum / double(order.size());
+    rec.train_loss = loss_sum / double(train_short_batch ? order.size() : start);
     if (validation) {  // loss and accuracy from one forward pass per batch
       const auto scores = detail::evaluate_batches<B, Net, Loss>(net, *validation, true);
       rec.validation_loss = scores.loss;
