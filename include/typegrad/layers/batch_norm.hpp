@@ -18,6 +18,7 @@
 #include <typegrad/core/init.hpp>
 #include <typegrad/core/shape.hpp>
 #include <typegrad/layers/dense.hpp>
+#include <typegrad/layers/detail/activation_step.hpp>
 #include <typegrad/layers/layer.hpp>
 #include <typegrad/network/network.hpp>
 #include <typegrad/simd/batch_norm.hpp>
@@ -123,8 +124,8 @@ struct batch_norm_layer {
   static std::string describe(std::string_view act) { return "batch_norm<" + std::string(act) + ">"; }
 
   static constexpr std::size_t size = InShape::size, P = padded<T>(size), PC = padded<T>(channels);
-  static constexpr bool slope_from_output = Act::slope_from_output;
-  static constexpr bool keeps_preactivation = !Act::is_identity && !slope_from_output;
+  using step = activation_step<Act>;
+  static constexpr bool keeps_preactivation = step::keeps_preactivation;
 
   template <std::size_t B>
   static constexpr layout data_layout = layout::rows;
@@ -174,11 +175,11 @@ struct batch_norm_layer {
         c.inv_std.data[k] = k < channels ? T(1) / std::sqrt(p.running_var(k) + T(eps)) : T(0);
       }
     }
-    T* z = keeps_preactivation ? c.pre.data : y;
+    T* z = step::linear_output(c.pre.data, y);
     simd::batch_norm_forward<T, B, P, Pass == pass::training>(
         x, at_positions(c.mean.data, at), at_positions(c.inv_std.data, at + P), at_positions(p.w_, at + 2 * P),
         at_positions(p.b_, at + 3 * P), c.xhat.data, z);
-    if constexpr (!Act::is_identity) simd::activation_forward<Act, T, B, size>(z, y);
+    step::template forward<T, B, size>(c.pre.data, y);
   }
 
   /// With batch statistics (B ≥ 2) the full gradient through the mean and variance:
@@ -189,12 +190,7 @@ struct batch_norm_layer {
                        Update& update) noexcept {
     constexpr bool batch_statistics = B >= 2;
     constexpr T n = T(B * spatial);
-    if constexpr (ActivationDone || Act::is_identity) {
-    } else if constexpr (slope_from_output) {
-      simd::activation_backward<Act, T, B, size, true>(y, dy);
-    } else {
-      simd::activation_backward<Act, T, B, size>(c.pre.data, dy);
-    }
+    step::template backward<T, B, size, ActivationDone>(c.pre.data, y, dy);
     T* sum_dz = scratch;
     T* sum_dz_xhat = scratch + P;
     T* g_bias = scratch + 2 * P;

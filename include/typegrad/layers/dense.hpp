@@ -12,8 +12,8 @@
 #include <typegrad/core/config.hpp>
 #include <typegrad/core/init.hpp>
 #include <typegrad/core/shape.hpp>
+#include <typegrad/layers/detail/activation_step.hpp>
 #include <typegrad/layers/layer.hpp>
-#include <typegrad/layers/softmax_kernels.hpp>
 #include <typegrad/simd/kernels.hpp>
 #include <typegrad/simd/kernels_fm.hpp>
 
@@ -116,13 +116,9 @@ struct dense_layer {
   static constexpr bool input_major = InputMajor;
   static constexpr bool reads_unpadded_input = InputMajor;
   static constexpr std::size_t in_size = in_shape::size, out_size = out_shape::size;
-  // Whether backward takes f' from the output y (no z kept: forward applies f in place).
-  static constexpr bool slope_from_output = [] {
-    if constexpr (Act::is_elementwise) return Act::slope_from_output;
-    else return false;
-  }();
-  // The identity, and activations whose slope comes from y, need no pre-activation buffer.
-  static constexpr bool keeps_preactivation = !Act::is_identity && !slope_from_output;
+  using step = activation_step<Act>;
+  static constexpr bool slope_from_output = step::slope_from_output;
+  static constexpr bool keeps_preactivation = step::keeps_preactivation;
 
   /// Batches of at least one register of samples run feature-major, so that every product is a
   /// register-blocked GEMM without horizontal sums; smaller batches (and softmax) run row by row;
@@ -187,16 +183,8 @@ struct dense_layer {
 
   template <std::size_t R>
   static void forward_rows(const parameters& p, const T* X, T* Z, T* Y) noexcept {
-    if constexpr (Act::is_identity) {
-      linear_rows<R>(p, X, Y);
-    } else if constexpr (slope_from_output) {
-      linear_rows<R>(p, X, Y);
-      simd::activation_forward<Act, T, R, Out>(Y, Y);
-    } else {
-      linear_rows<R>(p, X, Z);
-      if constexpr (Act::is_elementwise) simd::activation_forward<Act, T, R, Out>(Z, Y);
-      else softmax_forward<T, R, Out>(Z, Y);
-    }
+    linear_rows<R>(p, X, step::linear_output(Z, Y));
+    step::template forward<T, R, Out>(Z, Y);
   }
 
   /// The same for B ≥ lanes samples held feature-major ([feature][padded(B)]); element-wise
@@ -204,24 +192,15 @@ struct dense_layer {
   template <std::size_t B>
   static void forward_fm(const parameters& p, const T* Xt, T* Zt, T* Yt) noexcept {
     static_assert(Act::is_elementwise);
-    if constexpr (Act::is_identity) {
-      linear_fm<B>(p, Xt, Yt);
-    } else if constexpr (slope_from_output) {
-      linear_fm<B>(p, Xt, Yt);
-      simd::activation_forward<Act, T, Out, B>(Yt, Yt);
-    } else {
-      linear_fm<B>(p, Xt, Zt);
-      simd::activation_forward<Act, T, Out, B>(Zt, Yt);
-    }
+    linear_fm<B>(p, Xt, step::linear_output(Zt, Yt));
+    step::template forward<T, Out, B>(Zt, Yt);
   }
   /// Feature-major backward: dYt becomes dZt in place; Xt is the input feature-major; scratch
   /// has room for B padded rows of max(In, Out) (the input as rows, or dZ as rows).
   template <std::size_t B, bool NeedDx, class Update, bool ActivationDone = false>
   static void backward_fm(parameters& p, const T* Xt, const T* Zt, const T* Yt, T* dYt, T* dXt, T* scratch,
                           Update& update) noexcept {
-    if constexpr (ActivationDone) {
-    } else if constexpr (slope_from_output) simd::activation_backward<Act, T, Out, B, true>(Yt, dYt);
-    else if constexpr (!Act::is_identity) simd::activation_backward<Act, T, Out, B>(Zt, dYt);
+    step::template backward<T, Out, B, ActivationDone>(Zt, Yt, dYt);
     if constexpr (InputMajor) {
       // Only an input gradient (tg::input_gradient) asks a first layer for dx: dXt = W dZt, a
       // forward product of the input-major W seen as an Out → In layer with zero bias.
@@ -236,13 +215,7 @@ struct dense_layer {
   /// Row backward over R rows: dY becomes dL/dZ; then the fused sweep writes dX and updates.
   template <std::size_t R, bool NeedDx, class Update, bool ActivationDone = false>
   static void backward_rows(parameters& p, const T* X, const T* Z, const T* Y, T* dY, T* dX, Update& update) noexcept {
-    if constexpr (ActivationDone) {
-    } else if constexpr (slope_from_output) {
-      simd::activation_backward<Act, T, R, Out, true>(Y, dY);
-    } else if constexpr (!Act::is_identity) {
-      if constexpr (Act::is_elementwise) simd::activation_backward<Act, T, R, Out>(Z, dY);
-      else softmax_backward<T, R, Out>(Y, dY);
-    }
+    step::template backward<T, R, Out, ActivationDone>(Z, Y, dY);
     if constexpr (InputMajor) {
       if constexpr (NeedDx) simd::dense_forward<T, R, Out, In>(p.w_, zero_bias, dY, dX);  // as in backward_fm
       simd::dense_backward_input_major<T, R, In, Out, Update, In>(p.w_, p.b_, X, dY, update);
