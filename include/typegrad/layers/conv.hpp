@@ -15,6 +15,7 @@
 #include <typegrad/core/shape.hpp>
 #include <typegrad/layers/layer.hpp>
 #include <typegrad/simd/conv.hpp>
+#include <typegrad/simd/conv_gemm.hpp>
 #include <typegrad/simd/kernels.hpp>
 
 namespace typegrad {
@@ -128,36 +129,37 @@ struct conv2d_with_activation {
 
 /// Parameters of a convolution with O filters of Cg (= C / groups) channels × KH × KW taps, as
 /// PyTorch stores them: weight [O, Cg, K] (conv1d, Rank 1) or [O, Cg, KH, KW] (conv2d), bias [O].
-/// The weights are contiguous in that order, the whole block padded to registers (zero).
+/// Each filter's Cg·KH·KW weights are contiguous in that order, in a row padded to whole registers
+/// (zero), so that the GEMM kernels (simd/conv_gemm.hpp) read the weight as a dense layer's.
 template <class T, std::size_t O, std::size_t Cg, std::size_t KH, std::size_t KW, std::size_t Rank>
 struct conv_parameters {
   using value_type = T;
   static constexpr std::size_t out_channels = O, group_channels = Cg, kernel_h = KH, kernel_w = KW, rank = Rank;
-  /// The weight seen as [O, in_size] (as dense's): out_size rows of Cg·KH·KW values.
-  static constexpr std::size_t out_size = O, in_size = Cg * KH * KW;
+  /// The weight seen as [O, in_size] (as dense's): out_size rows of Cg·KH·KW values, row_stride apart.
+  static constexpr std::size_t out_size = O, in_size = Cg * KH * KW, row_stride = padded<T>(in_size);
   static constexpr std::size_t parameter_blocks = 2;  // weight, bias
 
-  alignas(alignment) T w_[padded<T>(O * in_size)] = {};
+  alignas(alignment) T w_[O * row_stride] = {};
   alignas(alignment) T b_[padded<T>(O)] = {};
 
   /// conv1d: Conv1d.weight[o][c][k].
   constexpr T& weight(std::size_t o, std::size_t c, std::size_t k) noexcept requires(Rank == 1) {
-    return w_[(o * Cg + c) * KW + k];
+    return w_[o * row_stride + c * KW + k];
   }
   constexpr const T& weight(std::size_t o, std::size_t c, std::size_t k) const noexcept requires(Rank == 1) {
-    return w_[(o * Cg + c) * KW + k];
+    return w_[o * row_stride + c * KW + k];
   }
   /// conv2d: Conv2d.weight[o][c][kh][kw].
   constexpr T& weight(std::size_t o, std::size_t c, std::size_t kh, std::size_t kw) noexcept requires(Rank == 2) {
-    return w_[((o * Cg + c) * KH + kh) * KW + kw];
+    return w_[o * row_stride + (c * KH + kh) * KW + kw];
   }
   constexpr const T& weight(std::size_t o, std::size_t c, std::size_t kh, std::size_t kw) const noexcept
       requires(Rank == 2) {
-    return w_[((o * Cg + c) * KH + kh) * KW + kw];
+    return w_[o * row_stride + (c * KH + kh) * KW + kw];
   }
   /// The weight as [O, Cg·KH·KW] (row o, column (c·KH + kh)·KW + kw), as for_each sees it.
-  constexpr T& weight(std::size_t o, std::size_t i) noexcept { return w_[o * in_size + i]; }
-  constexpr const T& weight(std::size_t o, std::size_t i) const noexcept { return w_[o * in_size + i]; }
+  constexpr T& weight(std::size_t o, std::size_t i) noexcept { return w_[o * row_stride + i]; }
+  constexpr const T& weight(std::size_t o, std::size_t i) const noexcept { return w_[o * row_stride + i]; }
   constexpr T& bias(std::size_t o) noexcept { return b_[o]; }
   constexpr const T& bias(std::size_t o) const noexcept { return b_[o]; }
 
@@ -174,22 +176,22 @@ struct conv_parameters {
   template <class F>
   constexpr void for_each(F&& f) {
     for (std::size_t o = 0; o < O; ++o)
-      for (std::size_t i = 0; i < in_size; ++i) f(simd::weight_c, o, i, w_[o * in_size + i]);
+      for (std::size_t i = 0; i < in_size; ++i) f(simd::weight_c, o, i, w_[o * row_stride + i]);
     for (std::size_t o = 0; o < O; ++o) f(simd::bias_c, o, std::size_t{0}, b_[o]);
   }
   template <class F>
   constexpr void for_each(F&& f) const {
     for (std::size_t o = 0; o < O; ++o)
-      for (std::size_t i = 0; i < in_size; ++i) f(simd::weight_c, o, i, w_[o * in_size + i]);
+      for (std::size_t i = 0; i < in_size; ++i) f(simd::weight_c, o, i, w_[o * row_stride + i]);
     for (std::size_t o = 0; o < O; ++o) f(simd::bias_c, o, std::size_t{0}, b_[o]);
   }
   /// Calls f(name, pytorch_shape, data, row_stride, col_stride) for "weight" and "bias" (state_dict order).
   template <class F>
   constexpr void for_each_tensor(F&& f) {
     if constexpr (Rank == 1)
-      f(std::string_view("weight"), std::initializer_list<std::size_t>{O, Cg, KW}, w_, in_size, std::size_t{1});
+      f(std::string_view("weight"), std::initializer_list<std::size_t>{O, Cg, KW}, w_, row_stride, std::size_t{1});
     else
-      f(std::string_view("weight"), std::initializer_list<std::size_t>{O, Cg, KH, KW}, w_, in_size, std::size_t{1});
+      f(std::string_view("weight"), std::initializer_list<std::size_t>{O, Cg, KH, KW}, w_, row_stride, std::size_t{1});
     f(std::string_view("bias"), std::initializer_list<std::size_t>{O}, b_, std::size_t{1}, std::size_t{0});
   }
   template <class F>
@@ -197,9 +199,9 @@ struct conv_parameters {
     const T* w = w_;
     const T* b = b_;
     if constexpr (Rank == 1)
-      f(std::string_view("weight"), std::initializer_list<std::size_t>{O, Cg, KW}, w, in_size, std::size_t{1});
+      f(std::string_view("weight"), std::initializer_list<std::size_t>{O, Cg, KW}, w, row_stride, std::size_t{1});
     else
-      f(std::string_view("weight"), std::initializer_list<std::size_t>{O, Cg, KH, KW}, w, in_size, std::size_t{1});
+      f(std::string_view("weight"), std::initializer_list<std::size_t>{O, Cg, KH, KW}, w, row_stride, std::size_t{1});
     f(std::string_view("bias"), std::initializer_list<std::size_t>{O}, b, std::size_t{1}, std::size_t{0});
   }
   static constexpr std::size_t count() noexcept { return O * in_size + O; }
@@ -300,8 +302,18 @@ struct conv_layer {
     cache() noexcept {}
     detail::buffer<T, keeps_preactivation ? B * padded<T>(out_size) : 1> pre;
   };
+  /// Whether B samples go through the GEMM kernels (simd/conv_gemm.hpp) or the direct ones.
   template <std::size_t B>
-  static constexpr std::size_t scratch_size = std::max(G::forward_scratch, G::template backward_scratch<B>);
+  static constexpr bool uses_gemm = simd::conv_use_gemm<T, G, B>;
+  template <std::size_t B>
+  static constexpr std::size_t scratch_size = [] {
+    if constexpr (uses_gemm<B>) {
+      using plan = simd::conv_gemm_plan<T, G, B>;
+      return std::max(plan::forward_scratch, plan::backward_scratch);
+    } else {
+      return std::max(G::forward_scratch, G::template backward_scratch<B>);
+    }
+  }();
 
   /// PyTorch's fans: fan_in = Cg·KH·KW, fan_out = O·KH·KW; weights in state_dict order, then biases.
   template <initializer Init>
@@ -317,10 +329,10 @@ struct conv_layer {
   template <std::size_t B, pass Pass>
   static void forward(const parameters& p, const T* x, cache<B>& c, T* y, T* scratch) noexcept {
     if constexpr (keeps_preactivation) {
-      simd::conv_forward<T, G, B>(p.w_, p.b_, x, c.pre.data, scratch);
+      conv_forward<B>(p, x, c.pre.data, scratch);
       simd::activation_forward<Act, T, B, out_size>(c.pre.data, y);
     } else {
-      simd::conv_forward<T, G, B>(p.w_, p.b_, x, y, scratch);
+      conv_forward<B>(p, x, y, scratch);
       if constexpr (!Act::is_identity) simd::activation_forward<Act, T, B, out_size>(y, y);
     }
   }
@@ -336,7 +348,19 @@ struct conv_layer {
     } else if constexpr (!Act::is_identity) {
       simd::activation_backward<Act, T, B, out_size>(c.pre.data, dy);
     }
-    simd::conv_backward<T, G, B, NeedDx>(p.w_, p.b_, x, dy, dx, scratch, update);
+    if constexpr (uses_gemm<B>)
+      simd::conv_gemm_backward<T, G, B, NeedDx>(p.w_, p.b_, x, dy, dx, scratch, update);
+    else
+      simd::conv_backward<T, G, B, NeedDx>(p.w_, p.b_, x, dy, dx, scratch, update);
+  }
+
+ private:
+  template <std::size_t B>
+  static void conv_forward(const parameters& p, const T* x, T* z, T* scratch) noexcept {
+    if constexpr (uses_gemm<B>)
+      simd::conv_gemm_forward<T, G, B>(p.w_, p.b_, x, z, scratch);
+    else
+      simd::conv_forward<T, G, B>(p.w_, p.b_, x, z, scratch);
   }
 };
 

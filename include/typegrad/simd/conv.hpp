@@ -1,5 +1,6 @@
 // Kernels of conv1d and conv2d: direct convolution over compile-time extents, one sample at a time,
-// vectorised over the output positions of a row.
+// vectorised over the output positions of a row. Grouped convolutions use them; the others go
+// through the GEMM kernels of simd/conv_gemm.hpp (see conv_use_gemm there).
 #pragma once
 
 #include <algorithm>
@@ -36,7 +37,8 @@ struct conv_geometry {
   static constexpr std::size_t ho = fits ? (hp - span_h) / SH + 1 : 1, wo = fits ? (wp - span_w) / SW + 1 : 1;
   static constexpr std::size_t in_size = C * H * W, out_size = O * ho * wo;
   static constexpr std::size_t taps = KH * KW, weights_per_output = cg * taps;
-  static constexpr std::size_t weight_size = padded<T>(O * weights_per_output);
+  /// The weights are stored as rows of whole registers, [O][weight_row] (zero past the row's end).
+  static constexpr std::size_t weight_row = padded<T>(weights_per_output), weight_size = O * weight_row;
 
   static constexpr std::size_t L = lanes<T>;
   static constexpr std::size_t wo_p = padded<T>(wo), chunks = wo_p / L;
@@ -60,9 +62,9 @@ struct conv_geometry {
   template <std::size_t B, bool NeedDx = true>
   static constexpr std::size_t backward_scratch = B*(xq_size + dz_size) + (NeedDx ? dxq_size : 0) + weight_size
                                                   + padded<T>(O);
-  /// Flat index of weight(o, c, kh, kw) (PyTorch's [O][C/G][KH][KW] order, contiguous).
+  /// Flat index of weight(o, c, kh, kw) (PyTorch's [C/G][KH][KW] order within the row of o).
   static constexpr std::size_t weight_index(std::size_t oc, std::size_t ci, std::size_t y, std::size_t x) noexcept {
-    return oc * weights_per_output + (ci * KH + y) * KW + x;
+    return oc * weight_row + (ci * KH + y) * KW + x;
   }
 };
 
@@ -103,11 +105,14 @@ inline void conv_pack_input(const T* __restrict x, T* __restrict xq) noexcept {
         std::memcpy(row + G::pl, src, G::w * sizeof(T));
         std::fill(row + G::pl + G::w, row + wq, T(0));
       } else {
-        for (std::size_t r = 0; r < G::sw; ++r)
-          for (std::size_t m = 0; m < wq; ++m) {
-            const std::size_t p = m * G::sw + r;
-            row[r * wq + m] = p >= G::pl && p < G::pl + G::w ? src[p - G::pl] : T(0);
-          }
+        // Zeros, then each input column to its stride phase. (A select per output slot, the
+        // obvious form, gives wrong values with GCC 12 at -O3 only: not with -O2, -fno-tree-vectorize
+        // or clang; tests/layers/conv.test.cpp caught it.)
+        std::fill(row, row + G::sw * wq, T(0));
+        for (std::size_t j = 0; j < G::w; ++j) {
+          const std::size_t p = j + G::pl;
+          row[(p % G::sw) * wq + p / G::sw] = src[j];
+        }
       }
     }
 }
@@ -284,8 +289,7 @@ inline void conv_backward(T* __restrict w, T* __restrict bias, const T* __restri
               }
             }
         }
-        for (std::size_t t = 0; t < TB; ++t)
-          gw[oc * G::weights_per_output + ci * G::taps + t0 + t] = xsimd::hadd(acc[t]);
+        for (std::size_t t = 0; t < TB; ++t) gw[oc * G::weight_row + ci * G::taps + t0 + t] = xsimd::hadd(acc[t]);
       });
     auto acc = batch<T>(T(0));
     for (std::size_t b = 0; b < B; ++b) {
@@ -294,8 +298,8 @@ inline void conv_backward(T* __restrict w, T* __restrict bias, const T* __restri
         for (std::size_t j = 0; j < G::wo_p; j += L) acc += batch<T>::load_aligned(dz + yo * G::dz_row + j);
     }
     gb[oc] = xsimd::hadd(acc);
+    std::fill(gw + oc * G::weight_row + G::weights_per_output, gw + (oc + 1) * G::weight_row, T(0));
   }
-  std::fill(gw + G::o * G::weights_per_output, gw + G::weight_size, T(0));
   std::fill(gb + G::o, gb + padded<T>(G::o), T(0));
 
   for (std::size_t f = 0; f < G::weight_size; f += L) {
