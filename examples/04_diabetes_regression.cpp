@@ -3,6 +3,8 @@
 // 442 patients × 10 baseline measurements (age, sex, BMI, blood pressure, six serum values).
 // A 10 → 16 → 1 network (tanh), standardised inputs and target, Adam, early stopping; RMSE and R²
 // on a held-out 20 %, beside an ordinary least-squares fit computed here by the normal equations.
+// First a look at the data: describe() on the training rows, and the scaler's range check
+// (the guard a deployed model runs on each new patient) on the held-out ones.
 #include <typegrad/typegrad.hpp>
 
 #include <cmath>
@@ -22,6 +24,7 @@ data_t load(const std::filesystem::path& dir) {
   const auto y = tg::read_csv_table<double>(dir / "diabetes_target.txt", {.header = tg::csv_header::none, .separator = ' '});
   if (x.rows != y.rows || x.cols != 10 || y.cols != 1) throw tg::data_error("diabetes files: unexpected shapes");
   data_t d;
+  d.feature_names() = {"age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"};  // sklearn's names
   for (std::size_t i = 0; i < x.rows; ++i)
     d.push_back(std::span<const double, 10>(x.values.data() + i * 10, 10), std::span<const double, 1>(y.values.data() + i, 1));
   return d;
@@ -79,6 +82,10 @@ int main(int argc, char** argv) {
   // The network sees standardised features and a standardised target (fitted on training data).
   tg::standardizer<double, 10> scale_x;
   scale_x.fit(train);
+  tg::describe(train).print();  // count, missing, range, mean, std, outliers (|z| > 4)
+  std::size_t outside = 0;      // raw test rows with a feature beyond the training range ± its span
+  for (std::size_t i = 0; i < test.size(); ++i) outside += !scale_x.check(test.features(i)).empty();
+  std::printf("range check: %zu of %zu test patients have a feature far outside the training range\n", outside, test.size());
   double t_mean = 0, t_sd = 0;
   for (std::size_t i = 0; i < train.size(); ++i) t_mean += train.target(i);
   t_mean /= double(train.size());

@@ -22,7 +22,10 @@ nn.Unflatten(1, (C, L)) / nn.Unflatten(1, (C, H, W))):
   Softmax(dim=-1);
   nn.MaxPool1d/2d and nn.AvgPool1d/2d (no padding, floor mode; 2-d windows and strides square),
   nn.AdaptiveAvgPool1d(1) / nn.AdaptiveAvgPool2d(1) followed by nn.Flatten() (typegrad's
-  global_avg_pool: two modules), nn.Flatten(), nn.Unflatten(1, sizes), nn.Identity (dropped).
+  global_avg_pool: two modules), nn.Flatten(), nn.Unflatten(1, sizes), nn.Identity (dropped);
+  nn.RNN (tanh or relu), nn.GRU, nn.LSTM (batch_first=True, num_layers=1: stack them as modules in
+  a row; their models are RecurrentSequential, below, which drops each module's final state),
+  Transpose and LastStep (below: typegrad's transpose and last_step).
 A causal convolution is one module, CausalConv1d (an nn.Conv1d that pads (K-1)*D zeros on the
 left itself), so that its state_dict names are those of typegrad's conv1d with causal padding;
 nn.ConstantPad1d(((K-1)*D, 0), 0) followed by nn.Conv1d(padding=0) is folded into one.
@@ -36,6 +39,7 @@ Non-finite parameters are refused.
 
 The architecture string ("typegrad.architecture") lists "input<N>" and one entry per layer:
   dense<Out,act>   flatten   unflatten<D1,D2,...>   global_avg_pool
+  rnn<H>   rnn_relu<H>   gru<H>   lstm<H>   transpose   last_step
   conv1d<Out,K,act,stride<S>,padding<P>,dilation<D>,groups<G>>   (P a number, same or causal)
   conv2d<Out,KH,KW,act,stride<SH,SW>,padding<PH,PW>,dilation<DH,DW>,groups<G>>   (or padding<same>)
   (padding is canonical: numbers whenever both sides get the same zeros, so padding='same' with an
@@ -114,6 +118,51 @@ class CausalConv1d(nn.Conv1d):
 
     def forward(self, x):
         return super().forward(F.pad(x, ((self.kernel_size[0] - 1) * self.dilation[0], 0)))
+
+
+class RecurrentSequential(nn.Sequential):
+    """nn.Sequential that passes a recurrent module's output sequence on and drops its final state
+    (nn.RNN / nn.GRU / nn.LSTM return (output, state)); state_dict names stay "1.weight_ih_l0"."""
+
+    def forward(self, x):
+        for m in self:
+            x = m(x)
+            if isinstance(x, tuple):
+                x = x[0]
+        return x
+
+
+class Transpose(nn.Module):
+    """typegrad's transpose: swaps the two axes of a (C, L) sample, x.transpose(1, 2)."""
+
+    def forward(self, x):
+        return x.transpose(1, 2)
+
+
+class LastStep(nn.Module):
+    """typegrad's last_step: the last step of a (Steps, F) sequence, x[:, -1, :]."""
+
+    def forward(self, x):
+        return x[:, -1, :]
+
+
+def _recurrent_layer(k, m, x):
+    """The rnn<H> / rnn_relu<H> / gru<H> / lstm<H> entry of an nn.RNN / nn.GRU / nn.LSTM."""
+    if m.num_layers != 1 or m.bidirectional or not m.batch_first or getattr(m, "proj_size", 0):
+        raise ValueError(f"module {k}: {m!r}: typegrad's recurrent layers are batch_first, one direction and one "
+                         "layer each (num_layers=N is N modules in a row), without proj_size")
+    if x.dim() != 3:
+        raise ValueError(f"module {k}: {m!r} needs a (Steps, Features) input, got {tuple(x.shape[1:])}")
+    if isinstance(m, nn.GRU):
+        kind = "gru"
+    elif isinstance(m, nn.LSTM):
+        kind = "lstm"
+    else:
+        kind = "rnn" if m.nonlinearity == "tanh" else "rnn_relu"
+    tensors = [(n, getattr(m, n)) for n in ("weight_ih_l0", "weight_hh_l0")]
+    for n in ("bias_ih_l0", "bias_hh_l0"):  # without bias: zeros, as for nn.Linear
+        tensors.append((n, getattr(m, n) if m.bias else torch.zeros(m.weight_ih_l0.shape[0], dtype=m.weight_ih_l0.dtype)))
+    return Layer(f"{kind}<{m.hidden_size}>", 1, tensors)
 
 
 ACTIVATIONS = (nn.Identity, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Softplus, nn.GELU,
@@ -288,6 +337,12 @@ def canonical_layers(model):
                 if x.dim() != 2 or m.dim not in (1, -len(m.unflattened_size) - 1):
                     raise ValueError(f"module {start}: {m!r}: typegrad's unflatten reshapes a flat input (dim 1)")
                 layer = Layer("unflatten<{}>".format(",".join(str(v) for v in m.unflattened_size)), 1)
+            elif isinstance(m, (nn.RNN, nn.GRU, nn.LSTM)):
+                layer = _recurrent_layer(start, m, x)
+            elif isinstance(m, Transpose):
+                layer = Layer("transpose", 1)
+            elif isinstance(m, LastStep):
+                layer = Layer("last_step", 1)
             else:
                 what = "an activation must follow nn.Linear, a convolution or a batch norm" \
                     if isinstance(m, ACTIVATIONS) else "unsupported module"
@@ -296,6 +351,8 @@ def canonical_layers(model):
             try:
                 with torch.no_grad():
                     x = m(x)
+                if isinstance(x, tuple):  # a recurrent module's (output, state)
+                    x = x[0]
             except RuntimeError as e:
                 raise ValueError(f"module {start} ({m!r}) does not accept the previous module's output of "
                                  f"shape {tuple(x.shape[1:])}: {e}") from None

@@ -10,7 +10,8 @@ conv1d/conv2d -> Conv1d/Conv2d (padding numbers or 'same'; causal -> export_pyto
 [+ activation], batch_norm -> BatchNorm1d (on (C) or (C, L)) / BatchNorm2d (on (C, H, W))
 [+ activation], max_pool1d/2d and avg_pool1d/2d -> MaxPool/AvgPool (kernel, stride),
 global_avg_pool -> AdaptiveAvgPool1d(1) / AdaptiveAvgPool2d(1) + Flatten, flatten -> Flatten,
-unflatten<...> -> Unflatten(1, (...)). The model has the file's dtype (float32 for F32, float64
+unflatten<...> -> Unflatten(1, (...)), rnn/rnn_relu/gru/lstm<H> -> nn.RNN/GRU/LSTM(batch_first=True)
+in an export_pytorch.RecurrentSequential, transpose/last_step -> export_pytorch.Transpose/LastStep. The model has the file's dtype (float32 for F32, float64
 for F64) and is in training mode, as a new PyTorch module is (call .eval() for batch norm's
 running statistics); a batch norm whose num_batches_tracked is not in the file gets 0.
 
@@ -34,7 +35,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_pytorch import CausalConv1d  # noqa: E402
+from export_pytorch import CausalConv1d, LastStep, RecurrentSequential, Transpose  # noqa: E402
 
 
 def read_safetensors(path):
@@ -148,6 +149,19 @@ def layer_modules(entry, x):
         cls = nn.BatchNorm2d if rank == 3 else nn.BatchNorm1d
         bn = cls(x.shape[1], eps=float(eps or 1e-5), momentum=float(momentum or 0.1))
         return with_act(bn, act)
+    m = re.fullmatch(r"(rnn|rnn_relu|gru|lstm)<(\d+)>", entry)
+    if m:
+        if rank != 2:
+            raise ValueError(f"'{entry}' needs a (Steps, Features) input, got {tuple(x.shape[1:])}")
+        kind, hidden = m.group(1), int(m.group(2))
+        if kind.startswith("rnn"):
+            return [nn.RNN(x.shape[-1], hidden, nonlinearity="relu" if kind == "rnn_relu" else "tanh",
+                           batch_first=True)]
+        return [(nn.GRU if kind == "gru" else nn.LSTM)(x.shape[-1], hidden, batch_first=True)]
+    if entry == "transpose":
+        return [Transpose()]
+    if entry == "last_step":
+        return [LastStep()]
     if entry.startswith("layer("):
         raise ValueError(f"'{entry}': this typegrad layer does not describe itself (no describe()), so there is "
                          "no PyTorch module for it")
@@ -168,10 +182,13 @@ def build_sequential(arch):
             with torch.no_grad():
                 for module in new:
                     x = module.eval()(x)
+                    if isinstance(x, tuple):  # a recurrent module's (output, state)
+                        x = x[0]
         except (ValueError, RuntimeError) as e:
             raise ValueError(f"architecture '{arch}', layer {k}: {e}") from None
         modules += new
-    return nn.Sequential(*modules).train()
+    recurrent = any(isinstance(m, (nn.RNN, nn.GRU, nn.LSTM)) for m in modules)
+    return (RecurrentSequential if recurrent else nn.Sequential)(*modules).train()
 
 
 def import_sequential(path):

@@ -137,3 +137,25 @@ TEST_CASE("convolution, pooling and batch norm networks allocate nothing and are
   REQUIRE(during == 0);
   REQUIRE(std::isfinite(sink));
 }
+
+TEST_CASE("DP-SGD's per-example clipping and noisy step allocate nothing and are noexcept", "[network][alloc][privacy]") {
+  using net_t = tg::network<tg::input<30>, tg::dense<16, tg::relu>, tg::dense<16, tg::relu>, tg::dense<1, tg::sigmoid>>;
+  net_t net{tg::init::he_uniform{1}};
+  tg::privacy::dp_sgd<net_t> dp{{.noise_multiplier = 1.1, .max_grad_norm = 1.0, .noise_seed = 3}};  // allocates its buffers here
+  auto adam = tg::make_optimizer(net, tg::adam{.lr = 1e-3});
+  tg::sgd opt{0.01};
+  tg::vector<float, 30> x;
+  test_support::fill(x);
+  tg::matrix<float, 1, 1> t{{1}};
+  STATIC_REQUIRE(noexcept(dp.add_example(net, tg::binary_cross_entropy{}, x, t)));
+  STATIC_REQUIRE(noexcept(dp.step(net, opt, 4.0)));
+  const long before = allocations;
+  float sink = 0;
+  for (int i = 0; i < 10; ++i) {
+    for (int k = 0; k < 4; ++k) sink += dp.add_example(net, tg::binary_cross_entropy{}, x, t);
+    if (i % 2) dp.step(net, opt, 4.0);
+    else dp.step(net, adam, 4.0);
+  }
+  REQUIRE(allocations - before == 0);
+  REQUIRE(std::isfinite(sink));
+}

@@ -1,4 +1,5 @@
-// typegrad::standardizer<T, Features>: per-feature (x - mean) / std, fit on training data only.
+// typegrad::standardizer<T, Features>: per-feature (x - mean) / std, fit on training data only,
+// remembering the training range to flag inputs far outside it (a distribution-shift guard).
 #pragma once
 
 #include <algorithm>
@@ -45,8 +46,13 @@ template <class T>
 /// gets scale 1, so it maps to 0 instead of dividing by zero.
 ///
 /// Fit on the training rows only, then transform training, validation and test data alike.
-/// `mean` and `scale` are plain public arrays so they can be saved (e.g. in a weights file's
-/// metadata) and set again before `transform`.
+/// `mean`, `scale`, `min` and `max` are plain public arrays so they can be saved (e.g. in a
+/// weights file's metadata) and set again before `transform`.
+///
+/// Distribution-shift guard: `check(x)` on a raw (not yet transformed) input returns the features
+/// that lie far outside the training range, i.e. outside [min − k·span, max + k·span] with
+/// span = max − min (scale for a feature that was constant) and k = `tolerance` (default 1: a
+/// whole training range beyond either end), or that are NaN or infinite.
 /// ```
 /// typegrad::standardizer<float, 30> s;
 /// s.fit(data, split.train);   // statistics of the training rows only
@@ -56,6 +62,10 @@ template <class T, std::size_t Features>
 struct standardizer {
   std::array<T, Features> mean{};   ///< per-feature mean of the fitted rows
   std::array<T, Features> scale{};  ///< per-feature population std (1 where it is zero)
+  /// Per-feature minimum and maximum of the fitted rows (NaN until fitted: unknown, e.g. loaded
+  /// from metadata written before typegrad stored them; check() then throws).
+  std::array<T, Features> min = unknown();
+  std::array<T, Features> max = unknown();
 
   /// Fits on the rows `rows` of a dataset (typically the training split's indices).
   /// @throws std::invalid_argument if `rows` is empty; std::out_of_range for a bad index
@@ -92,6 +102,30 @@ struct standardizer {
     for (std::size_t i = 0; i < data.size(); ++i) transform(data.features(i).data());
   }
 
+  /// The features (ascending indices) of a raw input row far outside the training range (see the
+  /// class comment); empty when none is. Inference-time guard: call it before `transform`.
+  /// @throws std::logic_error if the training range is unknown (not fitted, or an old file)
+  std::vector<std::size_t> check(const T* row, double tolerance = 1.0) const {
+    if (!(tolerance >= 0)) throw std::invalid_argument("typegrad::standardizer::check: tolerance must be >= 0");
+    std::vector<std::size_t> outside;
+    for (std::size_t j = 0; j < Features; ++j) {
+      if (std::isnan(min[j]) || std::isnan(max[j]))
+        throw std::logic_error("typegrad::standardizer::check: the training range of feature " + std::to_string(j) +
+                               " is unknown (fit the standardizer, or save it again: metadata without "
+                               "'standardizer.min' and 'standardizer.max' predates the range check)");
+      const double span = max[j] > min[j] ? double(max[j]) - double(min[j]) : double(scale[j]);
+      const double v = static_cast<double>(row[j]);
+      if (!(v >= double(min[j]) - tolerance * span && v <= double(max[j]) + tolerance * span)) outside.push_back(j);
+    }
+    return outside;
+  }
+  std::vector<std::size_t> check(std::span<const T, Features> x, double tolerance = 1.0) const {
+    return check(x.data(), tolerance);
+  }
+  std::vector<std::size_t> check(const vector<T, Features>& x, double tolerance = 1.0) const {
+    return check(x.data(), tolerance);
+  }
+
   /// Undoes `transform` on one row: x[j] = x[j] * scale[j] + mean[j].
   void inverse(T* row) const noexcept {
     for (std::size_t j = 0; j < Features; ++j) row[j] = row[j] * scale[j] + mean[j];
@@ -103,26 +137,61 @@ struct standardizer {
   }
 
   /// The statistics as text, for a weights file's metadata (save_weights(net, path, meta)):
-  /// `<prefix>mean` and `<prefix>scale`, comma-separated, with enough digits to round-trip exactly.
+  /// `<prefix>mean`, `<prefix>scale` and, once known, `<prefix>min` and `<prefix>max`,
+  /// comma-separated, with enough digits to round-trip exactly.
   std::map<std::string, std::string> to_metadata(const std::string& prefix = "standardizer.") const {
     std::map<std::string, std::string> meta;
     meta.emplace(prefix + "mean", detail::join_numbers<T>(mean.data(), Features));
     meta.emplace(prefix + "scale", detail::join_numbers<T>(scale.data(), Features));
+    if (range_known()) {
+      meta.emplace(prefix + "min", detail::join_numbers<T>(min.data(), Features));
+      meta.emplace(prefix + "max", detail::join_numbers<T>(max.data(), Features));
+    }
     return meta;
   }
   /// Reads what to_metadata wrote (e.g. the map load_weights returns). Throws io_error naming the
   /// key when an entry is missing, has the wrong count or a bad number; the object is unchanged then.
+  /// Metadata without `min` and `max` (written before they were stored) loads with the range
+  /// unknown, so transform works and check() says why it cannot.
   void from_metadata(const std::map<std::string, std::string>& meta, const std::string& prefix = "standardizer.") {
     const auto new_mean = split(meta, prefix + "mean"), new_scale = split(meta, prefix + "scale");
     for (std::size_t j = 0; j < Features; ++j)
       if (!(new_scale[j] > T(0)))
         throw io_error("typegrad::standardizer::from_metadata: '" + prefix + "scale' entry " + std::to_string(j) +
                        " is not positive");
+    auto new_min = unknown(), new_max = unknown();
+    const bool has_min = meta.count(prefix + "min") != 0, has_max = meta.count(prefix + "max") != 0;
+    if (has_min != has_max)
+      throw io_error("typegrad::standardizer::from_metadata: '" + prefix + (has_min ? "min" : "max") + "' without '" +
+                     prefix + (has_min ? "max" : "min") + "'");
+    if (has_min) {
+      new_min = split(meta, prefix + "min");
+      new_max = split(meta, prefix + "max");
+      for (std::size_t j = 0; j < Features; ++j)
+        if (!(new_min[j] <= new_max[j]))
+          throw io_error("typegrad::standardizer::from_metadata: entry " + std::to_string(j) + " of '" + prefix +
+                         "min' is above that of '" + prefix + "max'");
+    }
     mean = new_mean;
     scale = new_scale;
+    min = new_min;
+    max = new_max;
+  }
+
+  /// Whether min and max hold a training range (fitted, or loaded with them).
+  bool range_known() const noexcept {
+    for (std::size_t j = 0; j < Features; ++j)
+      if (std::isnan(min[j]) || std::isnan(max[j])) return false;
+    return true;
   }
 
  private:
+  static constexpr std::array<T, Features> unknown() noexcept {
+    std::array<T, Features> a{};
+    a.fill(std::numeric_limits<T>::quiet_NaN());
+    return a;
+  }
+
   [[gnu::noinline]] static std::array<T, Features> split(const std::map<std::string, std::string>& meta, const std::string& key) {
     const auto it = meta.find(key);
     if (it == meta.end()) throw io_error("typegrad::standardizer::from_metadata: no '" + key + "' entry");
@@ -146,8 +215,14 @@ struct standardizer {
   void fit_rows(std::size_t n, Row row) {
     if (n == 0) throw std::invalid_argument("typegrad::standardizer::fit: no rows");
     std::array<double, Features> sum{}, sq{};
+    std::array<T, Features> lo = unknown(), hi = unknown();
+    for (std::size_t j = 0; j < Features; ++j) lo[j] = hi[j] = row(0)[j];
     for (std::size_t k = 0; k < n; ++k)
-      for (std::size_t j = 0; j < Features; ++j) sum[j] += static_cast<double>(row(k)[j]);
+      for (std::size_t j = 0; j < Features; ++j) {
+        sum[j] += static_cast<double>(row(k)[j]);
+        lo[j] = std::min(lo[j], row(k)[j]);
+        hi[j] = std::max(hi[j], row(k)[j]);
+      }
     for (std::size_t j = 0; j < Features; ++j) sum[j] /= static_cast<double>(n);
     for (std::size_t k = 0; k < n; ++k)
       for (std::size_t j = 0; j < Features; ++j) {
@@ -160,6 +235,8 @@ struct standardizer {
       mean[j] = static_cast<T>(sum[j]);
       scale[j] = sd < tiny ? T(1) : static_cast<T>(sd);
     }
+    min = lo;
+    max = hi;
   }
 };
 

@@ -35,6 +35,14 @@ enum class csv_header {
               ///< class names are given every label must be a class index 0..k-1
 };
 
+/// What the CSV reader does with a missing feature value (a field equal to one of
+/// `csv_options::missing_markers`, e.g. empty or `NA`).
+enum class missing_values {
+  error,        ///< data_error naming the line and column (the default: nothing is filled in silently)
+  impute_mean,  ///< read as NaN, to be filled by a mean_imputer fitted on the training rows only
+                ///< (data/impute.hpp); missing targets are still an error
+};
+
 /// Options of `read_csv` / `parse_csv`.
 struct csv_options {
   csv_header header = csv_header::automatic;
@@ -46,6 +54,10 @@ struct csv_options {
   /// With both lists empty every row must have exactly Features + Targets columns; otherwise
   /// the rows must all have the width of the first line, and other columns are not read.
   std::vector<std::size_t> target_columns = {};
+  /// Missing feature values: an error, or kept as NaN for imputation (see missing_values).
+  missing_values missing = missing_values::error;
+  /// The fields (after trimming spaces) that mean "missing".
+  std::vector<std::string> missing_markers = {"", "NA", "N/A", "NaN", "nan", "null", "?"};
 };
 
 namespace detail {
@@ -122,6 +134,22 @@ inline std::string trimmed(std::string_view s) {
     case number_status::ok: break;
   }
   return "ok";
+}
+
+inline bool is_missing_marker(std::string_view field, const csv_options& options) {
+  const std::string t = trimmed(field);
+  return std::find(options.missing_markers.begin(), options.missing_markers.end(), t) != options.missing_markers.end();
+}
+
+// A missing value where the policy does not allow one: the usual message and what would read it.
+[[gnu::noinline, gnu::cold]] inline std::string describe_missing(number_status status, std::string_view field, std::string_view type,
+                                                                bool is_target) {
+  return message({status == number_status::empty ? std::string("empty field, expected a number")
+                                                 : message({"missing value ", quoted_excerpt(field)}),
+                  is_target ? std::string(" (a target cannot be missing)")
+                            : std::string(" (csv_options::missing = missing_values::impute_mean reads it as missing, "
+                                          "for a mean_imputer fitted on the training rows)"),
+                  status == number_status::empty ? std::string() : message({"; ", describe(status, field, type)})});
 }
 
 inline bool blank(std::string_view line) noexcept {
@@ -283,14 +311,19 @@ template <class T>
   std::vector<std::string_view> fields;
   for (std::size_t l = first; l < layout.lines.size(); ++l) {
     csv_row(layout, l, name, options.separator, fields);
-    auto read = [&](std::size_t c, std::vector<T>& out) {
+    auto read = [&](std::size_t c, std::vector<T>& out, bool is_target) {
       T value{};
       const auto status = parse_number(fields[c], value);
-      if (status != number_status::ok) csv_fail(name, l + 1, c + 1, describe(status, fields[c], type_name<T>));
+      if (status != number_status::ok) {
+        if (!is_missing_marker(fields[c], options)) csv_fail(name, l + 1, c + 1, describe(status, fields[c], type_name<T>));
+        if (is_target || options.missing != missing_values::impute_mean)
+          csv_fail(name, l + 1, c + 1, describe_missing(status, fields[c], type_name<T>, is_target));
+        value = std::numeric_limits<T>::quiet_NaN();
+      }
       out.push_back(value);
     };
-    for (std::size_t i = 0; i < n_features; ++i) read(feature_cols[i], features);
-    for (std::size_t i = 0; i < n_targets; ++i) read(target_cols[i], targets);
+    for (std::size_t i = 0; i < n_features; ++i) read(feature_cols[i], features, false);
+    for (std::size_t i = 0; i < n_targets; ++i) read(target_cols[i], targets, true);
     const T t0 = targets[targets.size() - n_targets];
     if (classes != 0 && n_targets == 1 && !(t0 >= T(0) && t0 < static_cast<T>(classes) && t0 == std::floor(t0)))
       csv_fail(name, l + 1, target_cols[0] + 1,
@@ -313,7 +346,8 @@ template <class T>
 /// Parses CSV text (the contents of a file called `name`, used in messages) into a dataset.
 ///
 /// Strict: every row must have the same number of columns and every read field must be a
-/// finite number that fits in T; an empty line, an empty file, a header without data rows and
+/// finite number that fits in T (or, with `missing = missing_values::impute_mean`, a missing
+/// marker in a feature column, read as NaN); an empty line, an empty file, a header without data rows and
 /// (with an sklearn header) a row count other than announced are errors too. Nothing is skipped.
 /// CRLF line ends, a UTF-8 byte-order mark and a last line without a newline are accepted.
 /// Quoted fields are not supported (header names are taken as written).
@@ -357,8 +391,13 @@ template <class T>
     for (std::size_t c = 0; c < fields.size(); ++c) {
       T value{};
       const auto status = detail::parse_number(fields[c], value);
-      if (status != detail::number_status::ok)
-        detail::csv_fail(name, l + 1, c + 1, detail::describe(status, fields[c], detail::type_name<T>));
+      if (status != detail::number_status::ok) {
+        if (!detail::is_missing_marker(fields[c], options))
+          detail::csv_fail(name, l + 1, c + 1, detail::describe(status, fields[c], detail::type_name<T>));
+        if (options.missing != missing_values::impute_mean)
+          detail::csv_fail(name, l + 1, c + 1, detail::describe_missing(status, fields[c], detail::type_name<T>, false));
+        value = std::numeric_limits<T>::quiet_NaN();
+      }
       out.values.push_back(value);
     }
     ++out.rows;

@@ -45,8 +45,9 @@ namespace detail {
 /// A stack buffer that is never zero-filled: every kernel writes what it later reads.
 template <class T, std::size_t N>
 struct buffer {
-  // User-provided, so that value-initialisation (hana::tuple's default constructor) leaves the
-  // storage alone: zero-filling the workspace was a memset per step.
+  // User-provided, so that value-initialisation leaves the storage alone (zero-filling the
+  // workspace was a memset per step). hana::tuple still zero-fills its whole storage before
+  // constructing its members, so the workspace holds its buffers in std::tuple.
   buffer() noexcept {}
   alignas(alignment) T data[N];
 };

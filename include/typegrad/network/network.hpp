@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <boost/hana/at.hpp>
+#include <boost/hana/ext/std/tuple.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/range.hpp>
 #include <boost/hana/tuple.hpp>
@@ -110,6 +111,18 @@ template <std::size_t Expected, std::size_t Got>
   requires(Expected != Got)
 struct input_fits<Expected, Got> : std::bool_constant<input_size_mismatch<Expected, Got>::value> {};
 
+/// A spec's bound layer: `bind<T, InShape, Index>`, or `bind_after<Previous, T, InShape, Index>` for a
+/// spec that depends on what precedes it (a parallel right after inputs<...> splits them).
+template <class Spec, class Previous, class T, class InShape, std::size_t Index>
+struct bind_spec {
+  using type = typename Spec::template bind<T, InShape, Index>;
+};
+template <class Spec, class Previous, class T, class InShape, std::size_t Index>
+  requires requires { typename Spec::template bind_after<Previous, T, InShape, Index>; }
+struct bind_spec<Spec, Previous, T, InShape, Index> {
+  using type = typename Spec::template bind_after<Previous, T, InShape, Index>;
+};
+
 /// Binds each spec to the scalar type, the shape the previous layer produces and its index.
 template <class T, std::size_t Index, class Previous, class InShape, class... Specs>
 struct layer_chain {
@@ -118,7 +131,7 @@ struct layer_chain {
 template <class T, std::size_t Index, class Previous, class InShape, class Spec, class... Rest>
 struct layer_chain<T, Index, Previous, InShape, Spec, Rest...> {
   static_assert(check_link<Index, Spec, Previous, InShape>());
-  using layer = typename Spec::template bind<T, InShape, Index>;
+  using layer = typename bind_spec<Spec, Previous, T, InShape, Index>::type;
   static_assert(explain_layer<Index, Spec, layer>());
   using type = decltype(std::tuple_cat(
       std::declval<std::tuple<layer>>(),
@@ -168,11 +181,15 @@ struct workspace_impl<T, B, std::tuple<Layers...>, std::index_sequence<I...>> {
 
   buffer<T, reads_caller_rows ? 1 : layout_size<T, B, typename first::in_shape, layout_of<0>>> input;
   const T* x = nullptr;  // the first layer's input: `input`, or the caller's rows
-  hana::tuple<buffer<T, layout_size<T, B, typename Layers::out_shape, layout_of<I>>>...> out;   // layer outputs
-  hana::tuple<buffer<T, layout_size<T, B, typename Layers::out_shape, layout_of<I>>>...> grad;  // dL/d(output)
-  hana::tuple<uninitialized<typename Layers::template cache<B>>...> cache;
-  hana::tuple<buffer<T, converts_input<I> ? layout_size<T, B, typename Layers::in_shape, layout_of<I>> : 1>...> in_converted;
-  hana::tuple<buffer<T, converts_input<I> ? layout_size<T, B, typename Layers::in_shape, layout_of<I>> : 1>...> dx_converted;
+  // std::tuple, not hana::tuple: hana's default constructor value-initialises its storage as a
+  // whole, which zero-fills every buffer (a memset of the whole workspace per pass); std::tuple
+  // constructs each buffer on its own, and buffer's constructor leaves it alone. (hana::at_c
+  // works on both: boost/hana/ext/std/tuple.hpp.)
+  std::tuple<buffer<T, layout_size<T, B, typename Layers::out_shape, layout_of<I>>>...> out;   // layer outputs
+  std::tuple<buffer<T, layout_size<T, B, typename Layers::out_shape, layout_of<I>>>...> grad;  // dL/d(output)
+  std::tuple<uninitialized<typename Layers::template cache<B>>...> cache;
+  std::tuple<buffer<T, converts_input<I> ? layout_size<T, B, typename Layers::in_shape, layout_of<I>> : 1>...> in_converted;
+  std::tuple<buffer<T, converts_input<I> ? layout_size<T, B, typename Layers::in_shape, layout_of<I>> : 1>...> dx_converted;
   buffer<T, scratch_size> scratch;
   buffer<T, converts_output ? B * padded<T>(last::out_size) : 1> y_rows, dy_rows;  // for the loss
 };
@@ -191,6 +208,94 @@ inline constexpr bool parameters_before = [] {
     return (has_parameters<std::tuple_element_t<K, Layers>> || ... || false);
   }(std::make_index_sequence<N>{});
 }();
+
+/// The generated passes over a list of bound layers (std::tuple<Layers...>), their parameters
+/// (network_parameters of their blocks) and a workspace_impl: what a network runs over its layers
+/// and what a combinator (parallel, residual) runs over each inner list, one level down.
+template <class T, class Layers>
+struct layer_list_pass;
+template <class T, class... Layers>
+struct layer_list_pass<T, std::tuple<Layers...>> {
+  using layers = std::tuple<Layers...>;
+  static constexpr std::size_t depth = sizeof...(Layers);
+  template <std::size_t I>
+  using layer_t = std::tuple_element_t<I, layers>;
+  template <std::size_t B>
+  using workspace = workspace_impl<T, B, layers, std::make_index_sequence<depth>>;
+
+  template <class F>
+  static constexpr void for_each_layer(F&& f) {
+    hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<depth>), f);
+  }
+  template <std::size_t B, class I>
+  static const T* layer_input(const workspace<B>& ws, I) noexcept {
+    constexpr std::size_t i = I::value;
+    if constexpr (i == 0) return ws.x;
+    else if constexpr (workspace<B>::template converts_input<i>) return hana::at_c<i>(ws.in_converted).data;
+    else return hana::at_c<i - 1>(ws.out).data;
+  }
+
+  /// Every layer's forward pass from ws.x (set by the caller), each output in its layer's layout.
+  template <std::size_t B, pass Pass, class Params>
+  static void forward(const Params& params, workspace<B>& ws) noexcept {
+    using ws_t = workspace<B>;
+    for_each_layer([&](auto I) {
+      constexpr std::size_t i = decltype(I)::value;
+      if constexpr (ws_t::template converts_input<i>)
+        simd::convert_layout<T, B, typename layer_t<i>::in_shape, ws_t::template layout_of<i - 1>,
+                             ws_t::template layout_of<i>>(hana::at_c<i - 1>(ws.out).data, hana::at_c<i>(ws.in_converted).data);
+      layer_t<i>::template forward<B, Pass>(get<i>(params), layer_input(ws, I), hana::at_c<i>(ws.cache).value,
+                                            hana::at_c<i>(ws.out).data, ws.scratch.data);
+    });
+  }
+
+  template <std::size_t B, class Params>
+  static void update_running_statistics(Params& params, const workspace<B>& ws) noexcept {
+    for_each_layer([&](auto I) {
+      constexpr std::size_t i = decltype(I)::value;
+      if constexpr (requires { layer_t<i>::template update_running_statistics<B>(get<i>(params), hana::at_c<i>(ws.cache).value); })
+        layer_t<i>::template update_running_statistics<B>(get<i>(params), hana::at_c<i>(ws.cache).value);
+    });
+  }
+
+  /// Every layer's backward pass, last first, from dL/d(output) in the last layer's grad slot (its
+  /// layout); see network::backward for LossFusedActivation, InputGradient and the skipped layers.
+  template <std::size_t B, bool LossFusedActivation, bool InputGradient, class Params, class Update>
+  static void backward(Params& params, workspace<B>& ws, Update& update, T* input_gradient) noexcept {
+    using ws_t = workspace<B>;
+    for_each_layer([&](auto J) {
+      constexpr std::size_t i = depth - 1 - decltype(J)::value;
+      if constexpr (InputGradient || parameters_before<layers, i + 1>) {
+        constexpr bool need_dx = InputGradient || parameters_before<layers, i>;
+        constexpr bool fused = LossFusedActivation && i == depth - 1;
+        T* dx = nullptr;
+        if constexpr (need_dx) {
+          if constexpr (i == 0) dx = input_gradient;
+          else if constexpr (ws_t::template converts_input<i>) dx = hana::at_c<i>(ws.dx_converted).data;
+          else dx = hana::at_c<i - 1>(ws.grad).data;
+        }
+        decltype(auto) layer_update = layer_updater<i>(update);
+        layer_t<i>::template backward<B, need_dx, fused>(get<i>(params), layer_input(ws, hana::size_c<i>),
+                                                         hana::at_c<i>(ws.cache).value, hana::at_c<i>(ws.out).data,
+                                                         hana::at_c<i>(ws.grad).data, dx, ws.scratch.data, layer_update);
+        if constexpr (i > 0 && need_dx && ws_t::template converts_input<i>)
+          simd::convert_layout<T, B, typename layer_t<i>::in_shape, ws_t::template layout_of<i>,
+                               ws_t::template layout_of<i - 1>>(dx, hana::at_c<i - 1>(ws.grad).data);
+      }
+    });
+  }
+};
+
+/// The network's input type in another scalar type: input<N, U>, or Input::rebind<U> (inputs<...>).
+template <class Input, class U>
+struct rebind_input {
+  using type = input<Input::out_size, U>;
+};
+template <class Input, class U>
+  requires requires { typename Input::template rebind<U>; }
+struct rebind_input<Input, U> {
+  using type = typename Input::template rebind<U>;
+};
 
 }  // namespace detail
 
@@ -218,10 +323,10 @@ class network {
   }(std::make_index_sequence<depth>{});
   /// Scratch memory for one forward + backward pass of B samples (lives on the caller's stack).
   template <std::size_t B>
-  using workspace = detail::workspace_impl<value_type, B, layers, std::make_index_sequence<depth>>;
+  using workspace = typename detail::layer_list_pass<value_type, layers>::template workspace<B>;
   /// The same architecture in another scalar type.
   template <class U>
-  using rebind = network<input<in_size, U>, Specs...>;
+  using rebind = network<typename detail::rebind_input<Input, U>::type, Specs...>;
 
   /// PyTorch's nn.Linear initialisation with seed 0.
   network() noexcept : network(init::pytorch_default{}) {}
@@ -282,14 +387,7 @@ class network {
       simd::from_caller_rows<value_type, B, in_shape, ws_t::template layout_of<0>>(x, ws.input.data);
       ws.x = ws.input.data;
     }
-    for_each_layer([&](auto I) {
-      constexpr std::size_t i = decltype(I)::value;
-      if constexpr (ws_t::template converts_input<i>)
-        simd::convert_layout<value_type, B, typename layer_t<i>::in_shape, ws_t::template layout_of<i - 1>,
-                             ws_t::template layout_of<i>>(hana::at_c<i - 1>(ws.out).data, hana::at_c<i>(ws.in_converted).data);
-      layer_t<i>::template forward<B, Pass>(get<i>(params_), layer_input(ws, I), hana::at_c<i>(ws.cache).value,
-                                            hana::at_c<i>(ws.out).data, ws.scratch.data);
-    });
+    pass_t::template forward<B, Pass>(params_, ws);
     if constexpr (ws_t::converts_output)
       simd::convert_layout<value_type, B, out_shape, ws_t::template layout_of<depth - 1>, layout::rows>(
           hana::at_c<depth - 1>(ws.out).data, ws.y_rows.data);
@@ -314,11 +412,7 @@ class network {
   /// statistics (batch norm); train_step and fit call it once per step.
   template <std::size_t B>
   void update_running_statistics(const workspace<B>& ws) noexcept {
-    for_each_layer([&](auto I) {
-      constexpr std::size_t i = decltype(I)::value;
-      if constexpr (requires { layer_t<i>::template update_running_statistics<B>(get<i>(params_), hana::at_c<i>(ws.cache).value); })
-        layer_t<i>::template update_running_statistics<B>(get<i>(params_), hana::at_c<i>(ws.cache).value);
-    });
+    pass_t::template update_running_statistics<B>(params_, ws);
   }
 
   /// Backward pass from the loss gradient in output_gradient(ws), last layer first; each layer's
@@ -334,39 +428,14 @@ class network {
     if constexpr (ws_t::converts_output)
       simd::convert_layout<value_type, B, out_shape, layout::rows, ws_t::template layout_of<depth - 1>>(
           ws.dy_rows.data, hana::at_c<depth - 1>(ws.grad).data);
-    for_each_layer([&](auto J) {
-      constexpr std::size_t i = depth - 1 - decltype(J)::value;
-      if constexpr (InputGradient || detail::parameters_before<layers, i + 1>) {
-        constexpr bool need_dx = InputGradient || detail::parameters_before<layers, i>;
-        constexpr bool fused = LossFusedActivation && i == depth - 1;
-        value_type* dx = nullptr;
-        if constexpr (need_dx) {
-          if constexpr (i == 0) dx = input_gradient;
-          else if constexpr (ws_t::template converts_input<i>) dx = hana::at_c<i>(ws.dx_converted).data;
-          else dx = hana::at_c<i - 1>(ws.grad).data;
-        }
-        decltype(auto) layer_update = detail::layer_updater<i>(update);
-        layer_t<i>::template backward<B, need_dx, fused>(get<i>(params_), layer_input(ws, hana::size_c<i>),
-                                                         hana::at_c<i>(ws.cache).value, hana::at_c<i>(ws.out).data,
-                                                         hana::at_c<i>(ws.grad).data, dx, ws.scratch.data, layer_update);
-        if constexpr (i > 0 && need_dx && ws_t::template converts_input<i>)
-          simd::convert_layout<value_type, B, typename layer_t<i>::in_shape, ws_t::template layout_of<i>,
-                               ws_t::template layout_of<i - 1>>(dx, hana::at_c<i - 1>(ws.grad).data);
-      }
-    });
+    pass_t::template backward<B, LossFusedActivation, InputGradient>(params_, ws, update, input_gradient);
   }
 
  private:
+  using pass_t = detail::layer_list_pass<value_type, layers>;
   template <class F>
   static constexpr void for_each_layer(F&& f) {
     hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<depth>), f);
-  }
-  template <std::size_t B, class I>
-  static const value_type* layer_input(const workspace<B>& ws, I) noexcept {
-    constexpr std::size_t i = I::value;
-    if constexpr (i == 0) return ws.x;
-    else if constexpr (workspace<B>::template converts_input<i>) return hana::at_c<i>(ws.in_converted).data;
-    else return hana::at_c<i - 1>(ws.out).data;
   }
   template <std::size_t B>
   void predict(const value_type* x, value_type* y) const noexcept {

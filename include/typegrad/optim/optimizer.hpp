@@ -139,11 +139,13 @@ class optimizer {
       auto u = layer<i>();
       auto& block = get<i>(params);
       const auto& g_block = get<i>(grad);
-      detail::for_each_block_register<std::remove_cvref_t<decltype(block)>>([&](auto p, std::size_t off) {
-        V g = V::load_aligned(g_block.data(p) + off);
-        if constexpr (Clip::enabled) g *= V(scale);
-        u.update(p, off, V::load_aligned(block.data(p) + off), g).store_aligned(block.data(p) + off);
-      });
+      using block_t = std::remove_cvref_t<decltype(block)>;
+      if constexpr (block_t::parameter_blocks > 0)  // reshapes and pooling have no data() to sweep
+        detail::for_each_block_register<block_t>([&](auto p, std::size_t off) {
+          V g = V::load_aligned(g_block.data(p) + off);
+          if constexpr (Clip::enabled) g *= V(scale);
+          u.update(p, off, V::load_aligned(block.data(p) + off), g).store_aligned(block.data(p) + off);
+        });
     });
   }
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +26,7 @@
 #include <typegrad/network/train.hpp>
 #include <typegrad/optim/optimizer.hpp>
 #include <typegrad/train/metrics.hpp>
+#include <typegrad/train/non_finite.hpp>
 
 namespace typegrad {
 
@@ -43,6 +45,9 @@ struct fit_options {
   double min_delta = 0.0;             ///< an improvement must exceed this
   bool restore_best_weights = true;   ///< with early stopping or validation: end with the best epoch's weights
   progress show = progress::automatic;
+  /// A batch with a non-finite input, loss or gradient: stop with non_finite_error (default) or
+  /// skip it; either way the weights and optimizer state stay as before that batch.
+  non_finite on_non_finite = non_finite::stop;
 };
 
 /// One epoch of a fit: what a plot or a log needs. Missing values are NaN.
@@ -53,6 +58,8 @@ struct epoch_record {
   double validation_accuracy = std::numeric_limits<double>::quiet_NaN();
   double seconds = 0;
   double samples_per_second = 0;
+  std::size_t skipped_batches = 0;  ///< left out for a non-finite input, loss or gradient (non_finite::skip_batch)
+  double epsilon = std::numeric_limits<double>::quiet_NaN();  ///< with privacy::fit_options: ε spent so far, at privacy.delta
 };
 
 /// The history of a fit: one record per epoch run, and what early stopping decided.
@@ -60,6 +67,7 @@ struct history {
   std::vector<epoch_record> epochs;
   std::size_t best_epoch = 0;  ///< 1-based; 0 when nothing was monitored
   bool stopped_early = false;
+  std::size_t skipped_batches = 0;  ///< over all epochs (non_finite::skip_batch)
 
   /// Writes the history as CSV (epoch,train_loss,validation_loss,validation_accuracy,seconds,samples_per_second).
   void write_csv(const std::string& path) const {
@@ -138,15 +146,17 @@ double rows_loss(const typename Net::value_type* y, const matrix<typename Net::v
 // gradient of its n rows: the loss gradient of the padding rows is zeroed and the others scaled
 // by B / n, which turns the loss's mean over B rows into the mean over the n real ones. One
 // out-of-line copy of the fused backward pass serves both (it is the largest code of a fit;
-// noclone: no copy specialised for n == B either).
+// noclone: no copy specialised for n == B either). With `check`, a non-finite input row, loss
+// or loss gradient returns a non-finite value before anything is updated (non_finite_guard).
 template <class Net, class Loss, class Opt, std::size_t B, std::size_t Targets, class Target>
 TYPEGRAD_OUT_OF_LINE double fit_step(Net& net, Opt& opt, const matrix<typename Net::value_type, B, Net::in_size>& x,
                                   const matrix<typename Net::value_type, B, Targets>& t, const Target& target,
-                                  std::size_t n) noexcept {
+                                  std::size_t n, bool check = false) noexcept {
   using T = typename Net::value_type;
   static_assert(update_policy<Opt> && check_call<Net, Loss, matrix<T, B, Net::in_size>, Target>());
   constexpr std::size_t stride = padded<T>(Net::out_size);
   constexpr bool value_last = loss_has_separate_gradient<Loss>;
+  if (check && !all_finite(x.data(), n * Net::in_size)) return std::numeric_limits<double>::quiet_NaN();
   typename Net::template workspace<B> ws;
   forward_rows<B>(net, ws, x.data());
   T step_loss = T(0);
@@ -160,11 +170,20 @@ TYPEGRAD_OUT_OF_LINE double fit_step(Net& net, Opt& opt, const matrix<typename N
     std::fill(dy + n * stride, dy + B * stride, T(0));
     partial_loss = rows_loss<Net, Loss, B, Targets>(Net::template output<B>(ws), t, n);
   }
-  backward_with_optimizer<B, loss_fuses_last_activation<Loss, Net>>(net, ws, opt);
-  if (n != B) return partial_loss;
+  // The value before the backward pass (which leaves the outputs alone), so that a non-finite
+  // loss or loss gradient can stop the step before it touches the weights.
   if constexpr (value_last)
-    step_loss = Loss::template evaluate<T, B, Net::out_size>(Net::template output<B>(ws), target, static_cast<T*>(nullptr));
-  return step_loss;
+    if (n == B) step_loss = Loss::template evaluate<T, B, Net::out_size>(Net::template output<B>(ws), target, static_cast<T*>(nullptr));
+  const double value = n == B ? double(step_loss) : partial_loss;
+  if (check) {
+    const T* dy = Net::template output_gradient<B>(ws);
+    bool finite = std::isfinite(value);
+    for (std::size_t r = 0; r < n; ++r)
+      for (std::size_t j = 0; j < Net::out_size; ++j) finite = finite && std::isfinite(dy[r * stride + j]);
+    if (!finite) return std::isfinite(value) ? std::numeric_limits<double>::quiet_NaN() : value;
+  }
+  backward_with_optimizer<B, loss_fuses_last_activation<Loss, Net>>(net, ws, opt);
+  return value;
 }
 
 /// The mean loss and the accuracy (see evaluate_accuracy) of the network over a dataset, from
@@ -264,11 +283,16 @@ double evaluate_accuracy(const Net& net, const Loss&, const dataset<T, F, Target
 /// gradient. With a validation set (given, or options.validation_fraction of `train`), each epoch
 /// records the validation loss and accuracy, early stopping watches options.watch, and the best
 /// epoch's weights are restored at the end. on_epoch(const epoch_record&) may return false to stop;
-/// on_batch(epoch, batch_index, loss) is called after every step.
+/// on_batch(epoch, batch_index, loss) is called after every step. A batch with a non-finite input,
+/// loss or gradient throws non_finite_error naming the epoch, batch and sample, with the weights
+/// and optimizer state from before that batch (options.on_non_finite: or skip it).
+/// With typegrad::privacy::fit_options (privacy/dp_sgd.hpp) the epochs are DP-SGD's lots instead;
+/// a type of its own, so that only private fits compile the per-example gradient path.
 template <std::size_t B, network_type Net, class Loss, class Opt, class T, std::size_t F, std::size_t Targets,
-          class OnEpoch = no_callback, class OnBatch = no_callback>
+          class Options = fit_options, class OnEpoch = no_callback, class OnBatch = no_callback>
+  requires std::derived_from<Options, fit_options>
 history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& train,
-            const dataset<T, F, Targets>* validation, const fit_options& options = {}, OnEpoch on_epoch = {},
+            const dataset<T, F, Targets>* validation, const Options& options = {}, OnEpoch on_epoch = {},
             OnBatch on_batch = {}) {
   static_assert(std::is_same_v<T, typename Net::value_type>, "typegrad::fit: the dataset's scalar type differs from the network's");
   static_assert(F == Net::in_size, "typegrad::fit: the dataset's feature count differs from the network's input size");
@@ -291,32 +315,70 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
   matrix<T, B, Targets> t;
   detail::batch_target<Loss, T, B, Net::out_size, Targets> target;
   const auto started = clock::now();
+  detail::non_finite_guard<Net, Opt> guard(options.on_non_finite, net, opt);
+  constexpr bool is_private = requires { options.privacy; };
+  auto dp = [&] {  // null unless options.privacy is on
+    if constexpr (is_private) return options.template private_trainer<Loss>(net, train, B);
+    else return nullptr;
+  }();
+  // One step on the given rows of `train` (at most B; fewer make a short batch).
+  auto step_rows = [&](Net& n_net, Opt& n_opt, std::span<const std::size_t> rows) {
+    const std::size_t n = train.batch(rows, x, t);
+    target.set(t);
+    return detail::fit_step<Net, Loss>(n_net, n_opt, x, t, target.value, n, guard.enabled());
+  };
+  auto batch_rows = [&](std::size_t k) {
+    return std::span<const std::size_t>(order).subspan(k * B, std::min(B, order.size() - k * B));
+  };
+  auto step_batch = [&](Net& n_net, Opt& n_opt, std::size_t k) { return step_rows(n_net, n_opt, batch_rows(k)); };
+  std::vector<double> batch_loss(order.size() / B + 2);  // this epoch's; NaN: left out (when checked)
 
   for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto epoch_start = clock::now();
     shuffle(std::span<std::size_t>(order), rng);
+    guard.begin_epoch(net, opt);
     double loss_sum = 0;
-    std::size_t batch_index = 0, start = 0;
-    for (; start + B <= order.size(); start += B, ++batch_index) {
-      train.batch(std::span<const std::size_t>(order).subspan(start, B), x, t);
-      target.set(t);
-      const double l = detail::fit_step<Net, Loss>(net, opt, x, t, target.value, B);
-      loss_sum += l * B;
-      on_batch(epoch, batch_index, l);
-    }
+    std::size_t trained = 0, skipped = 0;
+    std::fill(batch_loss.begin(), batch_loss.end(), 0.0);
     // The short last batch is padded to B rows; batch statistics (batch norm) would count the
     // padding, so such networks skip it, as PyTorch's DataLoader with drop_last=True.
-    const bool train_short_batch = start < order.size() && !Net::inference_differs;
-    if (train_short_batch) {
-      const std::size_t n = train.batch(std::span<const std::size_t>(order).subspan(start), x, t);
-      target.set(t);
-      const double l = detail::fit_step<Net, Loss>(net, opt, x, t, target.value, n);
-      loss_sum += l * double(n);
-      on_batch(epoch, batch_index, l);
+    const bool train_short_batch = order.size() % B != 0 && !Net::inference_differs;
+    const std::size_t batches = dp ? 0 : order.size() / B + (train_short_batch ? 1 : 0);
+    if constexpr (is_private)
+      if (dp) {  // DP-SGD: lots of clipped per-example gradients plus noise replace the mini-batches
+        const auto r = dp->epoch(net, opt, train, [&](std::size_t lot, double l) { on_batch(epoch, lot, l); });
+        loss_sum = r.loss_sum;
+        trained = r.examples;
+      }
+    for (std::size_t k = 0; k <= batches; ++k) {
+      // After the last batch, once per epoch: did an update's gradient overflow into the weights?
+      const double l = k < batches ? step_batch(net, opt, k)
+                                   : batches == 0 || guard.finite(net, opt) ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+      if (guard.enabled() && !std::isfinite(l)) [[unlikely]] {
+        k = guard.recover(net, opt, epoch, k, std::span<const double>(batch_loss.data(), batches), train, step_batch,
+                          step_rows, batch_rows);  // returns (non_finite::skip_batch) the first bad batch, else throws
+        batch_loss[k] = std::numeric_limits<double>::quiet_NaN();
+        continue;  // on from the batch after it (on_batch may see the batches after it again)
+      }
+      if (k == batches) break;
+      batch_loss[k] = l;
+      on_batch(epoch, k, l);
+    }
+    for (std::size_t k = 0; k < batches; ++k) {
+      if (guard.enabled() && std::isnan(batch_loss[k])) {
+        ++skipped;
+        continue;
+      }
+      loss_sum += batch_loss[k] * double(batch_rows(k).size());
+      trained += batch_rows(k).size();
     }
     epoch_record rec;
     rec.epoch = epoch;
-    rec.train_loss = loss_sum / double(train_short_batch ? order.size() : start);
+    rec.train_loss = trained ? loss_sum / double(trained) : std::numeric_limits<double>::quiet_NaN();
+    rec.skipped_batches = skipped;
+    h.skipped_batches += skipped;
+    if constexpr (is_private)
+      if (dp) rec.epsilon = dp->epsilon();
     if (validation) {  // loss and accuracy from one forward pass per batch
       const auto scores = detail::evaluate_batches<B, Net, Loss>(net, *validation, true);
       rec.validation_loss = scores.loss;
@@ -362,8 +424,9 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
 /// fit without a separate validation set: options.validation_fraction of `train` (stratified by
 /// its label when there is one target) is held out for validation, or none when it is 0.
 template <std::size_t B, network_type Net, class Loss, class Opt, class T, std::size_t F, std::size_t Targets,
-          class OnEpoch = no_callback, class OnBatch = no_callback>
-history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& train, const fit_options& options = {},
+          class Options = fit_options, class OnEpoch = no_callback, class OnBatch = no_callback>
+  requires std::derived_from<Options, fit_options>
+history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& train, const Options& options = {},
             OnEpoch on_epoch = {}, OnBatch on_batch = {}) {
   if (options.validation_fraction <= 0) return fit<B>(net, loss, opt, train, static_cast<const dataset<T, F, Targets>*>(nullptr), options, on_epoch, on_batch);
   split_indices parts;
@@ -377,7 +440,12 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
   }
   const auto fit_part = train.subset(parts.train);
   const auto val_part = train.subset(parts.test);
-  return fit<B>(net, loss, opt, fit_part, &val_part, options, on_epoch, on_batch);
+  try {
+    return fit<B>(net, loss, opt, fit_part, &val_part, options, on_epoch, on_batch);
+  } catch (const non_finite_error& e) {  // name the sample by its row in `train`, not in fit_part
+    if (e.sample == non_finite_error::no_sample) throw;
+    throw non_finite_error(e.epoch, e.batch, parts.train[e.sample], e.reason);
+  }
 }
 
 }  // namespace typegrad
