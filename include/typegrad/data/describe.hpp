@@ -67,7 +67,12 @@ template <class T>
   s.features.resize(n_features);
   for (std::size_t j = 0; j < n_features; ++j) {
     feature_summary& f = s.features[j];
-    f.name = j < names.size() ? names[j] : "x" + std::to_string(j);
+    if (j < names.size()) {
+      f.name = names[j];
+    } else {  // not "x" + to_string(j): GCC 12 at -O3 warns falsely on that (stringop-overflow)
+      f.name = std::to_string(j);
+      f.name.insert(f.name.begin(), 'x');
+    }
     double sum = 0, lo = std::numeric_limits<double>::infinity(), hi = -lo;
     for (const auto r : rows) {
       const double v = static_cast<double>(features[r * n_features + j]);
