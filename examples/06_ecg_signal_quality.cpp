@@ -27,6 +27,8 @@
 // An optional argument is another .npy file of the same format.
 #include <typegrad/typegrad.hpp>
 
+#include "ecg_artefacts.hpp"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -40,7 +42,7 @@
 #include <vector>
 
 namespace tg = typegrad;
-constexpr std::size_t fs = 360, window = 360, train_hop = 20, test_hop = 45;
+using ecg::fs, ecg::window, ecg::train_hop, ecg::test_hop;
 using data_t = tg::dataset<float, window>;
 using net_t = tg::network<tg::input<window>, tg::unflatten<1, window>,  //
                           tg::conv1d<8, 7, tg::relu, tg::stride<2>>,    // 8×177
@@ -55,71 +57,7 @@ constexpr std::size_t batch = 32, epochs = 30;
 
 namespace {
 
-enum artefact : int { clean, baseline_wander, mains, muscle, electrode_motion, clipping, kinds };
-constexpr std::array<const char*, kinds> names = {"clean",        "baseline wander",  "mains 50/60 Hz",
-                                                  "muscle noise", "electrode motion", "clipping"};
-
-// Draws from the raw 32-bit output of std::mt19937 (whose sequence the standard fixes), not from
-// std::uniform_real_distribution (whose algorithm it does not): the same schedule everywhere.
-struct schedule_rng {
-  std::mt19937 gen;
-  double uniform(double a, double b) { return a + (b - a) * (double(gen()) + 0.5) * 0x1p-32; }
-  double log_uniform(double a, double b) { return a * std::exp(uniform(0, std::log(b / a))); }
-  std::size_t index(std::size_t n) { return std::min(n - 1, std::size_t(uniform(0, double(n)))); }
-  double normal() {  // Box–Muller
-    const double u = uniform(0, 1), v = uniform(0, 1);
-    return std::sqrt(-2 * std::log(u)) * std::cos(2 * std::numbers::pi * v);
-  }
-};
-
-// Adds artefact `kind` (random size) to the millivolt window w.
-void corrupt(std::vector<double>& w, artefact kind, schedule_rng& rng) {
-  constexpr double pi = std::numbers::pi, dt = 1.0 / fs;
-  const std::size_t n = w.size();
-  switch (kind) {
-    case baseline_wander: {
-      const double a = rng.uniform(0.5, 2.0), f = rng.uniform(0.1, 0.5), phase = rng.uniform(0, 2 * pi);
-      for (std::size_t i = 0; i < n; ++i) w[i] += a * std::sin(2 * pi * f * double(i) * dt + phase);
-      break;
-    }
-    case mains: {
-      const double f = rng.index(2) == 0 ? 50 : 60, a = rng.log_uniform(0.03, 0.3), phase = rng.uniform(0, 2 * pi);
-      for (std::size_t i = 0; i < n; ++i) w[i] += a * std::sin(2 * pi * f * double(i) * dt + phase);
-      break;
-    }
-    case muscle: {  // first difference of white noise (high-pass), under a Hann-shaped envelope
-      const double rms = rng.log_uniform(0.03, 0.3);
-      const auto len = std::size_t(rng.uniform(0.25, 0.75) * double(n));
-      const std::size_t start = rng.index(n - len + 1);
-      double previous = rng.normal();
-      for (std::size_t i = 0; i < len; ++i) {
-        const double white = rng.normal(), envelope = std::sin(pi * (double(i) + 0.5) / double(len));
-        w[start + i] += rms / std::sqrt(2.0) * (white - previous) * envelope;
-        previous = white;
-      }
-      break;
-    }
-    case electrode_motion: {
-      const double sign = rng.index(2) == 0 ? -1 : 1, height = sign * rng.uniform(0.3, 1.5);
-      const auto at = std::size_t(rng.uniform(0.1, 0.9) * double(n));
-      const double ramp = rng.uniform(0.01, 0.1), recovery = rng.uniform(0.3, 2.0);  // seconds
-      for (std::size_t i = at; i < n; ++i) {
-        const double t = double(i - at) * dt;
-        w[i] += height * std::min(1.0, t / ramp) * std::exp(-std::max(0.0, t - ramp) / recovery);
-      }
-      break;
-    }
-    case clipping: {
-      const auto [lo, hi] = std::minmax_element(w.begin(), w.end());
-      const double low = *lo, range = *hi - *lo, fraction = rng.uniform(0.4, 0.8);
-      const bool top = rng.index(2) == 0;
-      for (double& v : w) v = top ? std::min(v, low + fraction * range) : std::max(v, low + (1 - fraction) * range);
-      break;
-    }
-    default:
-      break;
-  }
-}
+using namespace ecg;
 
 struct windows {
   data_t data;  // label 1 = corrupted
@@ -130,20 +68,11 @@ struct windows {
 windows make_windows(const std::vector<double>& ecg, std::size_t begin, std::size_t end, std::size_t hop, double scale,
                      schedule_rng& rng) {
   windows r;
-  std::vector<double> w(window), sorted(window);
-  std::array<float, window> x;
-  for (std::size_t s = begin; s + window <= end; s += hop) {
-    std::copy_n(ecg.begin() + static_cast<std::ptrdiff_t>(s), window, w.begin());
-    const auto kind = rng.index(2) == 0 ? clean : artefact(1 + rng.index(kinds - 1));
-    corrupt(w, kind, rng);
-    sorted = w;
-    std::nth_element(sorted.begin(), sorted.begin() + window / 2, sorted.end());
-    const double median = sorted[window / 2];
-    for (std::size_t i = 0; i < window; ++i) x[i] = float((w[i] - median) / scale);
+  for_each_window(ecg, begin, end, hop, scale, rng, [&](const std::array<float, window>& x, artefact kind) {
     const std::array<float, 1> label = {kind == clean ? 0.0f : 1.0f};
     r.data.push_back(x, label);
     r.kind.push_back(kind);
-  }
+  });
   return r;
 }
 
@@ -155,12 +84,7 @@ struct result {
 };
 
 result run(const std::vector<double>& ecg, std::uint32_t seed, bool time_inference) {
-  const std::size_t boundary = ecg.size() * 7 / 10;
-  double mean = 0, var = 0;
-  for (std::size_t i = 0; i < boundary; ++i) mean += ecg[i];
-  mean /= double(boundary);
-  for (std::size_t i = 0; i < boundary; ++i) var += (ecg[i] - mean) * (ecg[i] - mean);
-  const double scale = std::sqrt(var / double(boundary));  // from the training part only
+  const auto [boundary, scale] = split_by_time(ecg);  // the scale from the training part only
 
   schedule_rng train_rng{std::mt19937(seed)}, test_rng{std::mt19937(seed + 1000)};
   const auto train = make_windows(ecg, 0, boundary, train_hop, scale, train_rng);
@@ -219,11 +143,9 @@ int main(int argc, char** argv) {
     else
       path = argv[i];
   }
-  const auto raw = tg::read_npy<double>(path);  // uint16 ADC units
-  std::vector<double> ecg(raw.values.size());
-  for (std::size_t i = 0; i < ecg.size(); ++i) ecg[i] = (raw.values[i] - 1024) / 200;  // millivolts
-  std::printf("ECG: %zu samples (%s) at %zu Hz = %.0f s; windows of %zu samples, every %zu (training) or %zu (test)\n",
-              ecg.size(), raw.dtype.c_str(), fs, double(ecg.size()) / fs, window, train_hop, test_hop);
+  const auto ecg = read_millivolts(path);
+  std::printf("ECG: %zu samples at %zu Hz = %.0f s; windows of %zu samples, every %zu (training) or %zu (test)\n",
+              ecg.size(), fs, double(ecg.size()) / fs, window, train_hop, test_hop);
 
   const auto r = run(ecg, 208, true);
   std::printf("split by time: %zu training windows (first 70 %%), %zu test windows (last 30 %%)\n", r.n_train,
