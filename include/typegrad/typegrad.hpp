@@ -36,6 +36,7 @@
 #include <typegrad/layers/sequence.hpp>
 #include <typegrad/losses/losses.hpp>
 #include <typegrad/network/network.hpp>
+#include <typegrad/network/stream.hpp>
 #include <typegrad/network/train.hpp>
 #include <typegrad/optim/optim.hpp>
 #include <typegrad/privacy/accountant.hpp>

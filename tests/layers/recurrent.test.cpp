@@ -348,7 +348,7 @@ TEST_CASE("weight files use PyTorch's names and shapes (1.weight_ih_l0, ...) and
 
 // ---- Truncated BPTT: recurrent_state ----
 
-TEST_CASE("stream over two windows with a recurrent_state equals one pass over both", "[recurrent][state]") {
+TEST_CASE("stream_window over two windows with a recurrent_state equals one pass over both", "[recurrent][state]") {
   using namespace tg;
   constexpr std::size_t S = 6;
   using long_net = network<input<2 * S * 3, double>, unflatten<2 * S, 3>, gru<5>, lstm<4>, rnn<3>, dense<2>>;
@@ -364,8 +364,8 @@ TEST_CASE("stream over two windows with a recurrent_state equals one pass over b
     for (std::size_t k = 0; k < S * 3; ++k) first(b, k) = x(b, k), second(b, k) = x(b, S * 3 + k);
   const auto y = whole(x);
   recurrent_state<window_net, 3> state;
-  const auto y1 = stream(window, state, first);
-  const auto y2 = stream(window, state, second);
+  const auto y1 = stream_window(window, state, first);
+  const auto y2 = stream_window(window, state, second);
   for (std::size_t b = 0; b < 3; ++b)
     for (std::size_t k = 0; k < S * 2; ++k) {
       REQUIRE(y1(b, k) == Approx(y(b, k)).margin(1e-14));
@@ -388,7 +388,7 @@ TEST_CASE("train_step over a window starts from the state, leaves the final one 
   fill(x1, 3.0);
   matrix<double, 2, 1> t{{0.5}, {-0.25}};
   recurrent_state<net_t, 2> state;
-  stream(net, state, x0);  // the state after a first window
+  stream_window(net, state, x0);  // the state after a first window
   const auto start = state;
 
   // The step's gradient, read off an SGD step: g = (w − w') / lr.
@@ -398,7 +398,7 @@ TEST_CASE("train_step over a window starts from the state, leaves the final one 
   train_step(stepped, mse{}, sgd{lr}, at_start, x1, t);
   {  // the state it leaves is that of the window, from the old parameters
     auto expect = start;
-    stream(net, expect, x1);
+    stream_window(net, expect, x1);
     CHECK(at_start.hidden<2>(1, 2) == expect.hidden<2>(1, 2));
     CHECK(at_start.cell<1>(0, 1) == expect.cell<1>(0, 1));
   }
@@ -408,7 +408,7 @@ TEST_CASE("train_step over a window starts from the state, leaves the final one 
   // Finite differences of the loss of this window from the same (detached) initial state.
   auto loss_at = [&](const net_t& n) {
     auto s = start;
-    const auto y = stream(n, s, x1);
+    const auto y = stream_window(n, s, x1);
     double l = 0;
     for (std::size_t b = 0; b < 2; ++b) l += (y(b, 0) - t(b, 0)) * (y(b, 0) - t(b, 0));
     return l / 2;

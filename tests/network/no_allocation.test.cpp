@@ -159,3 +159,29 @@ TEST_CASE("DP-SGD's per-example clipping and noisy step allocate nothing and are
   REQUIRE(allocations - before == 0);
   REQUIRE(std::isfinite(sink));
 }
+
+TEST_CASE("stream<Net> steps and resets allocate nothing", "[network][alloc][stream]") {
+  using gru_t = tg::network<tg::input<16>, tg::unflatten<16, 1>, tg::gru<8>, tg::dense<1>>;
+  using conv_t = tg::network<tg::input<3 * 20>, tg::unflatten<3, 20>,
+                             tg::conv1d<12, 5, tg::relu, tg::causal, tg::dilation<2>>, tg::transpose, tg::lstm<5>,
+                             tg::dense<2>>;
+  using dense_t = tg::network<tg::input<64>, tg::dense<64, tg::tanh>, tg::dense<64>>;
+  gru_t gru{tg::init::pytorch_default{1}};
+  conv_t conv{tg::init::pytorch_default{2}};
+  dense_t dense{tg::init::pytorch_default{3}};
+  tg::stream g{gru};
+  tg::stream c{conv};
+  tg::stream d{dense};
+  tg::vector<float, 1> x1{0.5f};
+  tg::vector<float, 3> x3{0.1f, -0.2f, 0.3f};
+  tg::vector<float, 64> x64;
+  test_support::fill(x64);
+  const long before = allocations;
+  float sink = 0;
+  for (int i = 0; i < 50; ++i) {
+    sink += g(x1)[0] + c(x3)[1] + d(x64)[63];
+    if (i % 20 == 19) g.reset(), c.reset(), d.reset();
+  }
+  REQUIRE(allocations - before == 0);
+  REQUIRE(std::isfinite(sink));
+}

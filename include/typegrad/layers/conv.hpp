@@ -17,6 +17,7 @@
 #include <typegrad/simd/conv.hpp>
 #include <typegrad/simd/conv_gemm.hpp>
 #include <typegrad/simd/kernels.hpp>
+#include <typegrad/simd/stream.hpp>
 
 namespace typegrad {
 
@@ -262,9 +263,68 @@ struct conv_causal_on_conv2d {
   static constexpr bool value = true;
 };
 
+/// Whether a convolution can run one time step at a time: a conv1d with stride 1 whose padding
+/// is all on the left, (K − 1)·D (causal): each output then reads only the present and the past.
+template <class G, std::size_t Rank>
+inline constexpr bool conv_is_causal = Rank == 1 && G::sw == 1 && G::pl == G::dw * (G::kw - 1) && G::wp == G::w + G::pl;
+
+/// What a causal conv1d adds for typegrad::stream (nothing for other convolutions, which then
+/// cannot stream). The state is a ring buffer of the last (K − 1)·D inputs of every channel; each
+/// step gathers its taps into one im2col row, in the weights' own [C/G][K] order, so that the
+/// step is one dense product with the weight rows as they are stored (groups: per output).
+template <class T, class G, class Act, bool Causal>
+struct conv_streaming {};
+template <class T, class G, class Act>
+struct conv_streaming<T, G, Act, true> {
+  static constexpr stream_role streams_as = stream_role::channels;
+  static constexpr bool stream_reads_unpadded_input = true;  // x_t only as scalars
+  static constexpr std::size_t history = G::dw * (G::kw - 1);  // past inputs a step reads
+  struct stream_state {
+    T past[history > 0 ? history * G::c : 1] = {};  // slot-major: slot j holds C values
+    std::size_t next = 0;                           // the slot the present input goes to
+  };
+  // Scratch: [this step's taps, [C][K] | the pre-activation].
+  static constexpr std::size_t stream_scratch_size = padded<T>(G::c * G::kw) + padded<T>(G::o);
+
+  static void stream_step(const conv_parameters<T, G::o, G::cg, 1, G::kw, 1>& p, stream_state& s, const T* x, T* y,
+                          T* scratch) noexcept {
+    constexpr std::size_t C = G::c, K = G::kw, D = G::dw;
+    // Tap k reads the input (K − 1 − k)·D steps back: slot next − lag of the history, modulo its
+    // length; the last tap reads the present input.
+    std::size_t from[K];
+    constexpr std::size_t ring = std::max(history, std::size_t{1});
+    for (std::size_t k = 0; k + 1 < K; ++k) from[k] = (s.next + history - (K - 1 - k) * D) % ring;
+    T* row = scratch;
+    simd::assemble<T, C * K>(row, [&](std::size_t j) {
+      const std::size_t c = j / K, k = j % K;
+      return k + 1 == K ? x[c] : s.past[from[k] * C + c];
+    });
+    if constexpr (history > 0) {
+      std::copy_n(x, C, s.past + s.next * C);
+      s.next = s.next + 1 == history ? 0 : s.next + 1;
+    }
+    T* z = Act::is_identity ? y : scratch + padded<T>(C * K);
+    if constexpr (G::groups == 1) {
+      simd::dense_forward<T, 1, C * K, G::o>(p.w_, p.b_, row, z);
+    } else {
+      // Output o of group g reads the row of its group's channels.
+      constexpr std::size_t per_group = G::cg * K;
+      for (std::size_t o = 0; o < G::o; ++o) {
+        const T* w = p.w_ + o * G::weight_row;
+        const T* r = row + o / G::og * per_group;
+        T sum = p.b_[o];
+        for (std::size_t j = 0; j < per_group; ++j) sum += w[j] * r[j];
+        z[o] = sum;
+      }
+      std::fill(z + G::o, z + padded<T>(G::o), T(0));
+    }
+    if constexpr (!Act::is_identity) simd::activation_forward<Act, T, 1, G::o>(z, y);
+  }
+};
+
 /// The bound convolution: Geometry is a simd::conv_geometry; Rank 1 (conv1d) or 2 (conv2d).
 template <class T, class InShape, class Geometry, class Act, std::size_t Rank>
-struct conv_layer {
+struct conv_layer : conv_streaming<T, Geometry, Act, conv_is_causal<Geometry, Rank>> {
   using G = Geometry;
   using value_type = T;
   using activation_type = Act;

@@ -166,6 +166,15 @@ struct dense_layer {
       backward_rows<rows<B>, NeedDx, Update, ActivationDone>(p, X, c.pre.data, Y, dY, dX, update);
   }
 
+  // ---- One step at a time (typegrad::stream): one row, as the row forward runs each vector ----
+  static constexpr stream_role streams_as = InShape::rank == 1 ? stream_role::whole : stream_role::sequence;
+  static constexpr bool stream_reads_unpadded_input = InputMajor;  // x_t only as scalars
+  struct stream_state {};
+  static constexpr std::size_t stream_scratch_size = padded<T>(Out);  // the pre-activation
+  static void stream_step(const parameters& p, stream_state&, const T* x, T* y, T* scratch) noexcept {
+    forward_rows<1>(p, x, scratch, y);
+  }
+
   // ---- Kernels by layout ----
 
   alignas(alignment) static constexpr T zero_bias[padded<T>(In)] = {};

@@ -30,6 +30,24 @@ enum class layout {
 /// statistics, what the backward needs kept) or inference (net(x), predict: running statistics).
 enum class pass { inference, training };
 
+/// How a layer runs one time step at a time inside typegrad::stream (its optional `streams_as`).
+/// A layer without one cannot stream (pooling, batch norm, a non-causal or strided convolution).
+enum class stream_role {
+  /// (Steps, F) → (Steps, F'), time first: stream_step maps one step's F values to F' (rnn, gru,
+  /// lstm, dense on a sequence).
+  sequence,
+  /// (C, L) → (C', L), time last: stream_step maps one step's C channel values to C' (causal conv1d).
+  channels,
+  /// (N) → (N'): every call is a whole sample (dense on features).
+  whole,
+  /// The same values in the same order (flatten, unflatten): nothing to run.
+  reshape,
+  /// (A, C) → (C, A): moves the time axis, a step's values stay as they are: nothing to run.
+  transpose,
+  /// (Steps, F) → (F): each step's output is what the sequence would give if it ended there.
+  last_step,
+};
+
 /// Number of scalars a buffer of B samples of Shape takes in layout L.
 template <class T, std::size_t B, class Shape, layout L>
 inline constexpr std::size_t layout_size = L == layout::rows      ? B * padded<T>(Shape::size)
@@ -140,7 +158,11 @@ concept has_layer_backward = requires(typename L::parameters& p, const typename 
 /// in_size apart); `update_running_statistics<B>(params, cache)` (called once per training step,
 /// after the forward pass, e.g. batch norm's running mean and variance); `inference_differs` (its
 /// forward depends on the pass, so fit keeps a separate inference copy); for weight files,
-/// `modules` (its nn.Sequential module count), and a parameter block's `for_each_tensor`.
+/// `modules` (its nn.Sequential module count), and a parameter block's `for_each_tensor`; for
+/// typegrad::stream, `streams_as` (a stream_role) and, for sequence, channels and whole, a
+/// `stream_state` (zero-initialised aggregate: h, c, a ring buffer), `stream_scratch_size`,
+/// `stream_step(params, stream_state&, x_t, y_t, scratch)` (one step's padded vectors, y_t all
+/// written, padding zero; noexcept) and `stream_reads_unpadded_input` (x_t read as scalars only).
 template <class L>
 concept layer = detail::has_layer_types<L> && detail::has_layer_layout<L> && parameter_block<typename L::parameters> &&
                 detail::has_layer_forward<L> && detail::has_layer_backward<L>;

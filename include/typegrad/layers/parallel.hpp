@@ -354,17 +354,26 @@ constexpr bool check_parallel_inputs() {
     return true;
 }
 
+/// The first elements of a tuple type, those of the index sequence.
+template <class Tuple, class Seq>
+struct tuple_prefix;
+template <class Tuple, std::size_t... K>
+struct tuple_prefix<Tuple, std::index_sequence<K...>> {
+  using type = std::tuple<std::tuple_element_t<K, Tuple>...>;
+};
+
 /// The branches of a parallel's arguments: all of them, or all but a trailing join (concat).
+/// (Not a lambda in decltype: clang 14 crashes reading one back from a precompiled header.)
 template <class Args>
 struct without_join;
 template <class... Args>
 struct without_join<std::tuple<Args...>> {
   using all = std::tuple<Args...>;
-  using type = decltype([]<std::size_t... K>(std::index_sequence<K...>) {
-    return std::tuple<std::tuple_element_t<K, all>...>{};
-  }(std::make_index_sequence<
-      sizeof...(Args) -
-      (sizeof...(Args) > 0 && std::is_same_v<std::tuple_element_t<sizeof...(Args) - 1, all>, concat> ? 1 : 0)>{}));
+  using type = typename tuple_prefix<
+      all, std::make_index_sequence<sizeof...(Args) - (sizeof...(Args) > 0 &&
+                                                               std::is_same_v<std::tuple_element_t<sizeof...(Args) - 1, all>, concat>
+                                                           ? 1
+                                                           : 0)>>::type;
 };
 
 template <class Previous, class T, class InShape, std::size_t Index, class Branches>

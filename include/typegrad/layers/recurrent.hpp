@@ -17,6 +17,7 @@
 #include <typegrad/layers/layer.hpp>
 #include <typegrad/simd/kernels.hpp>
 #include <typegrad/simd/recurrent.hpp>
+#include <typegrad/simd/stream.hpp>
 
 namespace typegrad {
 
@@ -197,6 +198,28 @@ struct recurrent_layer {
         if constexpr (has_cell_state) c_prev = e;
       }
     }
+  }
+
+  // ---- One step at a time (typegrad::stream): the same kernels as forward, h (and c) kept ----
+  static constexpr stream_role streams_as = stream_role::sequence;
+  static constexpr bool stream_reads_unpadded_input = true;  // x_t only as scalars (axpy_rows)
+  struct stream_state {
+    alignas(alignment) T h[hp] = {};
+    alignas(alignment) T c[has_cell_state ? hp : 1] = {};
+  };
+  // Scratch: [input projection | W_hh·h + b_hh | the cell's extra vector].
+  static constexpr std::size_t stream_scratch_size = 2 * gs + hp;
+
+  static void stream_step(const parameters& p, stream_state& s, const T* x, T* y, T* scratch) noexcept {
+    T* a = scratch;
+    T* hz = scratch + gs;
+    T* e = scratch + 2 * gs;
+    simd::axpy_rows<T, In, gs>(p.wih_, p.bih_, x, a);
+    simd::axpy_rows<T, H, gs>(p.whh_, p.bhh_, s.h, hz);
+    // h (and the LSTM's c) are updated in place: a cell reads each register of h_prev (c_prev)
+    // before it writes the same register of h (c), so the next step reads them with one hop less.
+    Cell::template forward<T, H>(a, hz, s.h, s.c, s.h, has_cell_state ? s.c : e);
+    simd::copy_registers<T, hp>(s.h, y);
   }
 
   template <std::size_t B, bool NeedDx, bool ActivationDone, class Update>

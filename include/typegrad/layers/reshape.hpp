@@ -21,6 +21,7 @@ struct reshape_layer {
   using parameters = no_parameters<T>;
   static constexpr std::size_t in_size = InShape::size, out_size = OutShape::size;
   static_assert(in_size == out_size);
+  static constexpr stream_role streams_as = stream_role::reshape;
   template <std::size_t B>
   static constexpr layout data_layout = layout::rows;
   template <std::size_t B>

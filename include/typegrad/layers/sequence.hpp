@@ -45,6 +45,7 @@ struct transpose_layer {
   template <std::size_t B>
   static constexpr std::size_t scratch_size = 0;
   static std::string describe() { return "transpose"; }
+  static constexpr stream_role streams_as = stream_role::transpose;
 
   template <std::size_t B, pass Pass>
   static void forward(const parameters&, const T* x, cache<B>&, T* y, T*) noexcept {
@@ -84,6 +85,7 @@ struct last_step_layer {
   template <std::size_t B>
   static constexpr std::size_t scratch_size = 0;
   static std::string describe() { return "last_step"; }
+  static constexpr stream_role streams_as = stream_role::last_step;
 
   template <std::size_t B, pass Pass>
   static void forward(const parameters&, const T* x, cache<B>&, T* y, T*) noexcept {

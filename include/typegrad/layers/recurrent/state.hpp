@@ -1,5 +1,5 @@
 // recurrent_state<Net, B>: the hidden (and cell) states a network's recurrent layers carry from one
-// window of a long sequence to the next (truncated BPTT), with train_step and stream over it.
+// window of a long sequence to the next (truncated BPTT), with train_step and stream_window over it.
 #pragma once
 
 #include <algorithm>
@@ -47,8 +47,8 @@ struct layer_state<L, B> {
 
 /// The state a network's recurrent layers carry between windows of a long or endless stream, for
 /// B samples (streams) side by side; zero at first. `train_step(net, loss, opt, state, x, t)` and
-/// `stream(net, state, x)` start each recurrent layer from it and leave their final state in it,
-/// detached (PyTorch's `h = h.detach()`): no gradient flows into the previous window.
+/// `stream_window(net, state, x)` start each recurrent layer from it and leave their final state
+/// in it, detached (PyTorch's `h = h.detach()`): no gradient flows into the previous window.
 template <network_type Net, std::size_t B = 1>
 class recurrent_state {
   template <class Seq>
@@ -152,8 +152,9 @@ requires(detail::check_call<Net, Loss, X, Target>()) typename Net::value_type
 
 /// Inference over the next window of a stream: the outputs of x (a vector: one window of Steps;
 /// a matrix: one window per row, B streams), starting from `state` and leaving the final state in it.
+/// (One time step at a time, with the state inside: stream<Net>, network/stream.hpp.)
 template <network_type Net, tensor X>
-auto stream(const Net& net, recurrent_state<Net, rows_of<X>>& state, const X& x) noexcept {
+auto stream_window(const Net& net, recurrent_state<Net, rows_of<X>>& state, const X& x) noexcept {
   static_assert(detail::check_input<Net, X>());
   constexpr std::size_t B = rows_of<X>;
   using T = typename Net::value_type;

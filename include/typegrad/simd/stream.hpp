@@ -1,0 +1,43 @@
+// Kernels of typegrad::stream: moving one step's small vectors between buffers as whole registers.
+#pragma once
+
+#include <cstddef>
+
+#include <typegrad/core/config.hpp>
+#include <typegrad/simd/kernels.hpp>
+
+namespace typegrad::simd {
+
+// A register loaded from memory that a few narrower stores just wrote waits for those stores to
+// retire (no store-to-load forwarding: ~20 cycles, as long as a whole small step). A step's
+// vectors are small and re-read at once by the next layer, so they are written register-wide.
+
+/// dst[0..padded(N)) = value(0), ..., value(N − 1), then zero: each register assembled from
+/// broadcasts and stored whole (dst aligned).
+template <class T, std::size_t N, class Value>
+inline void assemble(T* __restrict dst, Value&& value) noexcept {
+  constexpr std::size_t L = lanes<T>;
+  const auto lane = lane_index<T>();
+  for (std::size_t q = 0; q < padded<T>(N); q += L) {
+    auto v = batch<T>(T(0));
+    for (std::size_t j = q; j < N && j < q + L; ++j)
+      v = xsimd::select(lane == batch<T>(T(j - q)), batch<T>(value(j)), v);
+    v.store_aligned(dst + q);
+  }
+}
+
+/// src[0..N) (unaligned, exactly N values readable) into dst[0..padded(N)), zero past N.
+template <class T, std::size_t N>
+inline void load_padded(const T* __restrict src, T* __restrict dst) noexcept {
+  constexpr std::size_t L = lanes<T>, whole = N / L * L;
+  for (std::size_t q = 0; q < whole; q += L) batch<T>::load_unaligned(src + q).store_aligned(dst + q);
+  if constexpr (whole < N) assemble<T, N - whole>(dst + whole, [&](std::size_t j) { return src[whole + j]; });
+}
+
+/// dst[0..N) = src[0..N), register by register (N a multiple of the lanes, both aligned).
+template <class T, std::size_t N>
+inline void copy_registers(const T* __restrict src, T* __restrict dst) noexcept {
+  for (std::size_t q = 0; q < N; q += lanes<T>) batch<T>::load_aligned(src + q).store_aligned(dst + q);
+}
+
+}  // namespace typegrad::simd
