@@ -185,3 +185,38 @@ TEST_CASE("stream<Net> steps and resets allocate nothing", "[network][alloc][str
   REQUIRE(allocations - before == 0);
   REQUIRE(std::isfinite(sink));
 }
+
+TEST_CASE("recurrent and combinator networks train and infer without allocating, noexcept", "[network][alloc][recurrent]") {
+  // Full BPTT (conv1d → transpose → lstm → gru → last step), truncated BPTT from a state, and a
+  // two-input parallel + residual network; float, odd sizes.
+  using seq_t = tg::network<tg::input<3 * 13>, tg::unflatten<3, 13>, tg::conv1d<5, 3, tg::tanh, tg::causal>, tg::transpose,
+                            tg::lstm<7>, tg::gru<9>, tg::last_step, tg::dense<1, tg::sigmoid>>;
+  using fused_t = tg::network<tg::inputs<tg::input<22>, tg::input<5>>,
+                              tg::parallel<tg::branch<tg::unflatten<2, 11>, tg::conv1d<3, 3, tg::relu>, tg::flatten>,
+                                           tg::branch<tg::dense<4, tg::tanh>>, tg::concat>,
+                              tg::residual<tg::dense<6, tg::relu>, tg::dense<31>>, tg::dense<1>>;
+  seq_t seq{tg::init::he_uniform{5}};
+  fused_t fused{tg::init::he_uniform{6}};
+  tg::matrix<float, 5, 39> xs;
+  tg::matrix<float, 5, 27> xf;
+  test_support::fill(xs);
+  test_support::fill(xf);
+  tg::matrix<float, 5, 1> t;
+  auto adam = tg::make_optimizer(seq, tg::adam{.lr = 1e-3}, tg::clip_grad_norm{1.0});
+  tg::sgd opt{0.01};
+  tg::recurrent_state<seq_t, 5> state;
+  STATIC_REQUIRE(noexcept(tg::train_step(seq, tg::binary_cross_entropy{}, opt, xs, t)));
+  STATIC_REQUIRE(noexcept(tg::train_step(fused, tg::mse{}, opt, xf, t)));
+
+  const long before = allocations;
+  float sink = 0;
+  for (int i = 0; i < 5; ++i) {
+    sink += tg::train_step(seq, tg::binary_cross_entropy{}, adam, xs, t);
+    sink += tg::train_step(seq, tg::binary_cross_entropy{}, opt, state, xs, t);
+    sink += tg::train_step(fused, tg::mse{}, opt, xf, t);
+    sink += seq(xs)(1, 0) + fused(xf)(2, 0);
+  }
+  const long during = allocations - before;
+  REQUIRE(during == 0);
+  REQUIRE(std::isfinite(sink));
+}
