@@ -3,6 +3,7 @@
 
 #include <typegrad/activations/activation.hpp>
 #include <typegrad/activations/builtin.hpp>
+#include <typegrad/activations/name.hpp>
 #include <typegrad/check/gradient_check.hpp>
 #include <typegrad/core/config.hpp>
 #include <typegrad/core/init.hpp>

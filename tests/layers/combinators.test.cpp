@@ -326,6 +326,9 @@ TEST_CASE("combinators train and save / load as PyTorch modules", "[layers][comb
       tg::architecture_string<net_t>() ==
       "input<16>,parallel<inputs,branch<dense<7,tanh>,residual<dense<5,tanh>,dense<7,identity>>>,branch<unflatten<2,5>,"
       "residual<conv1d<2,3,tanh,stride<1>,padding<1>,dilation<1>,groups<1>>>,flatten>,concat>,dense<2,identity>");
+  // Inside a combinator an activation is spelled as at the top level (activation_name), slope included.
+  using leaky_t = tg::network<tg::input<4>, tg::residual<tg::dense<4, tg::leaky_relu_with<1, 5>>>>;
+  CHECK(tg::architecture_string<leaky_t>() == "input<4>,residual<dense<4,leaky_relu(1/5)>>");
   // PyTorch module structure: Parallel(branches = ModuleList([Sequential, Sequential])), Linear;
   // Residual(body = Sequential). The names follow that state_dict.
   const std::vector<std::string> expected{"0.branches.0.0.weight",

@@ -19,6 +19,7 @@
 #include <boost/hana/tuple.hpp>
 
 #include <typegrad/activations/builtin.hpp>
+#include <typegrad/activations/name.hpp>
 #include <typegrad/core/config.hpp>
 #include <typegrad/core/shape.hpp>
 #include <typegrad/layers/dense.hpp>
@@ -362,35 +363,6 @@ struct inner_list {
 
 // ---- Architecture strings (the weight files' "typegrad.architecture") -------------------------
 
-/// A short name of an activation for architecture strings (io/weights.hpp has the full one).
-template <class Act>
-std::string activation_label() {
-  if constexpr (requires { std::string_view(Act::name); })
-    return std::string(std::string_view(Act::name));
-  else if constexpr (std::is_same_v<Act, relu>)
-    return "relu";
-  else if constexpr (std::is_same_v<Act, tanh>)
-    return "tanh";
-  else if constexpr (std::is_same_v<Act, sigmoid>)
-    return "sigmoid";
-  else if constexpr (std::is_same_v<Act, elu>)
-    return "elu";
-  else if constexpr (std::is_same_v<Act, softplus>)
-    return "softplus";
-  else if constexpr (std::is_same_v<Act, gelu>)
-    return "gelu";
-  else if constexpr (std::is_same_v<Act, swish>)
-    return "silu";
-  else if constexpr (std::is_same_v<Act, softmax>)
-    return "softmax";
-  else if constexpr (std::is_base_of_v<leaky_relu, Act>)
-    return "leaky_relu";
-  else if constexpr (requires { requires Act::is_identity; })
-    return "identity";
-  else
-    return "custom";
-}
-
 template <class L>
 inline constexpr bool is_dense_layer = false;
 template <class T, class S, std::size_t Out, class Act, bool InputMajor>
@@ -413,16 +385,16 @@ std::string describe_inner() {
                   typename L::activation_type;
                   L::describe(std::string_view());
                 })
-    return L::describe(activation_label<typename L::activation_type>());
+    return L::describe(activation_name<typename L::activation_type>());
   else if constexpr (requires { L::describe(); })
     return std::string(L::describe());
   else if constexpr (is_reshape_layer<L>)
     return L::out_shape::rank == 1 ? std::string("flatten") : "unflatten<" + dims(L::out_shape::dims) + ">";
   else if constexpr (is_dense_layer<L>)
-    return "dense<" + std::to_string(L::out_shape::last) + "," + activation_label<typename L::activation_type>() + ">";
+    return "dense<" + std::to_string(L::out_shape::last) + "," + activation_name<typename L::activation_type>() + ">";
   else if constexpr (requires { typename L::activation_type; })
     return "layer(shape<" + dims(L::in_shape::dims) + "> -> shape<" + dims(L::out_shape::dims) + ">, " +
-           activation_label<typename L::activation_type>() + ")";
+           activation_name<typename L::activation_type>() + ")";
   else
     return "layer(shape<" + dims(L::in_shape::dims) + "> -> shape<" + dims(L::out_shape::dims) + ">)";
 }
