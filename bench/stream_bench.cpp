@@ -1,6 +1,8 @@
 // Streaming inference, one sample in and out per call, state kept (issue 10, section 3): ns per
 // call of tg::stream on the rows RTNeural's compile-time ModelT was measured on (float).
-// Build: see bench/README.md (target bench_stream). Run: bench_stream [calls per round, default 2000000]
+// Build: see bench/README.md (target bench_stream).
+// Run: bench_stream [calls per round, default 2000000] [rounds, default 7]; on a loaded machine
+// many short rounds (e.g. 20000 300) find the undisturbed ones.
 #include <typegrad/typegrad.hpp>
 
 #include <algorithm>
@@ -28,17 +30,17 @@ using dense64_one_t = tg::network<tg::input<64>, tg::dense<64, tg::tanh>>;
 
 volatile float sink;
 
-/// Best of 7 rounds of `calls` steps, in ns per call. Each input depends on the call number and
+/// Best of `rounds` rounds of `calls` steps, in ns per call. Each input depends on the call number and
 /// every output is read, so nothing is hoisted out of the loop.
 template <class Net>
-double ns_per_call(long calls) {
+double ns_per_call(long calls, int rounds) {
   const Net net{tg::init::pytorch_default{1}};
   tg::stream s{net};
   using stream_t = decltype(s);
   tg::vector<float, stream_t::step_in_size> x;
   for (std::size_t k = 0; k < x.size(); ++k) x[k] = 0.01f * float(k);
   double best = 1e30;
-  for (int round = 0; round < 7; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     s.reset();
     // One running sum per output (not one sum of all: that would be a chain of dependent adds
     // as long as the output, timed with the step).
@@ -58,7 +60,7 @@ double ns_per_call(long calls) {
 
 struct row {
   const char* name;
-  double (*run)(long);
+  double (*run)(long, int);
   double rtneural;  // ns per call, from the issue (2-core Zen 5, AVX-512, best backend); 0: none
 };
 
@@ -66,6 +68,7 @@ struct row {
 
 int main(int argc, char** argv) {
   const long calls = argc > 1 ? std::atol(argv[1]) : 2000000;
+  const int rounds = argc > 2 ? std::atoi(argv[2]) : 7;
   const row rows[] = {
       {"GRU(1->8)+dense(1)", ns_per_call<gru8_t>, 68},
       {"LSTM(1->8)+dense(1)", ns_per_call<lstm8_t>, 61},
@@ -77,11 +80,11 @@ int main(int argc, char** argv) {
       {"  one layer: dense<8,tanh> on 8 inputs", ns_per_call<dense8_one_t>, 0},
       {"  one layer: dense<64,tanh> on 64 inputs", ns_per_call<dense64_one_t>, 0},
   };
-  std::printf("float, %zu lanes per register (%zu-bit), %ld calls per round, best of 7\n", tg::lanes<float>,
-              tg::lanes<float> * 32, calls);
+  std::printf("float, %zu lanes per register (%zu-bit), %ld calls per round, best of %d\n", tg::lanes<float>,
+              tg::lanes<float> * 32, calls, rounds);
   std::printf("%-48s %10s %10s %8s\n", "row", "typegrad", "RTNeural", "ratio");
   for (const auto& r : rows) {
-    const double ns = r.run(calls);
+    const double ns = r.run(calls, rounds);
     if (r.rtneural > 0)
       std::printf("%-48s %8.1f ns %7.0f ns %7.2fx\n", r.name, ns, r.rtneural, r.rtneural / ns);
     else

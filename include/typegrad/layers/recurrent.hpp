@@ -139,28 +139,30 @@ struct recurrent_layer {
   using cell = Cell;
   static constexpr std::size_t in_size = in_shape::size, out_size = out_shape::size, hidden_size = H;
   static constexpr std::size_t gs = parameters::gate_stride, hp = padded<T>(H), ip = padded<T>(In);
+  static constexpr std::size_t ga = parameters::dims::gates_aligned;  // a step's gates, gate-aligned
   static constexpr bool has_cell_state = Cell::has_cell_state;
 
   template <std::size_t B>
   static constexpr layout data_layout = layout::vectors;
 
-  /// What the forward keeps: each step's gate vector and extra vector (B·Steps of each), the
-  /// initial state when one is given (tg::recurrent_state), and whether it is.
+  /// What the forward keeps: each step's gates (gate-aligned) and extra vector (B·Steps of each),
+  /// the initial state when one is given (tg::recurrent_state), and whether it is.
   template <std::size_t B>
   struct cache {
     cache() noexcept {}
-    detail::buffer<T, B * steps * gs> gates;
+    detail::buffer<T, B * steps * ga> gates;
     detail::buffer<T, Cell::has_extra ? B * steps * hp : 1> extra;
     detail::buffer<T, B * hp> h0;
     detail::buffer<T, has_cell_state ? B * hp : 1> c0;
     bool from_state = false;  // else the initial state is zero
   };
 
-  // Scratch: forward [hz | zeros]; backward [gradients of the 4 blocks | dxz | dhz | dh | direct | dc | zeros].
+  // Scratch: forward [zeros]; backward [gate-aligned gradients of the 4 blocks | the same
+  // gate-contiguous | dh | dc | zeros].
   static constexpr std::size_t zeros_size = std::max(ip, hp);
-  static constexpr std::size_t grad_size = (In + H + 2) * gs;
+  static constexpr std::size_t grad_rows = In + H + 2;
   template <std::size_t B>
-  static constexpr std::size_t scratch_size = grad_size + 2 * gs + 3 * hp + zeros_size;
+  static constexpr std::size_t scratch_size = grad_rows * (ga + gs) + 2 * hp + zeros_size;
 
   /// Its entry in a weight file's architecture string.
   static std::string describe() { return Spec::name() + "<" + std::to_string(H) + ">"; }
@@ -179,71 +181,59 @@ struct recurrent_layer {
 
   template <std::size_t B, pass Pass>
   static void forward(const parameters& p, const T* x, cache<B>& c, T* y, T* scratch) noexcept {
-    T* hz = scratch;
-    T* zeros = scratch + gs;
+    T* zeros = scratch;
     std::fill_n(zeros, zeros_size, T(0));
     for (std::size_t b = 0; b < B; ++b) {
       const T* xb = x + b * steps * ip;
       T* yb = y + b * steps * hp;
-      T* ab = c.gates.data + b * steps * gs;
+      T* ab = c.gates.data + b * steps * ga;
       T* eb = Cell::has_extra ? c.extra.data + b * steps * hp : nullptr;
-      for (std::size_t t = 0; t < steps; ++t) simd::axpy_rows<T, In, gs>(p.wih_, p.bih_, xb + t * ip, ab + t * gs);
       const T* h_prev = c.from_state ? c.h0.data + b * hp : zeros;
       const T* c_prev = has_cell_state && c.from_state ? c.c0.data + b * hp : zeros;
       for (std::size_t t = 0; t < steps; ++t) {
-        simd::axpy_rows<T, H, gs>(p.whh_, p.bhh_, h_prev, hz);
         T* e = Cell::has_extra ? eb + t * hp : nullptr;
-        Cell::template forward<T, H>(ab + t * gs, hz, h_prev, c_prev, yb + t * hp, e);
+        simd::cell_forward<Cell, T, In, H, true>(p.wih_, p.bih_, p.whh_, p.bhh_, xb + t * ip, h_prev, c_prev,
+                                                 yb + t * hp, nullptr, e, ab + t * ga);
         h_prev = yb + t * hp;
         if constexpr (has_cell_state) c_prev = e;
       }
     }
   }
 
-  // ---- One step at a time (typegrad::stream): the same kernels as forward, h (and c) kept ----
+  // ---- One step at a time (typegrad::stream): the same step as forward, h (and c) kept ----
   static constexpr stream_role streams_as = stream_role::sequence;
-  static constexpr bool stream_reads_unpadded_input = true;  // x_t only as scalars (axpy_rows)
+  static constexpr bool stream_reads_unpadded_input = true;  // x_t only as scalars
   struct stream_state {
     alignas(alignment) T h[hp] = {};
     alignas(alignment) T c[has_cell_state ? hp : 1] = {};
   };
-  // Scratch: [input projection | W_hh·h + b_hh | the cell's extra vector].
-  static constexpr std::size_t stream_scratch_size = 2 * gs + hp;
+  // Scratch: the extra vector of a GRU.
+  static constexpr std::size_t stream_scratch_size = hp;
 
   static void stream_step(const parameters& p, stream_state& s, const T* x, T* y, T* scratch) noexcept {
-    T* a = scratch;
-    T* hz = scratch + gs;
-    T* e = scratch + 2 * gs;
-    simd::axpy_rows<T, In, gs>(p.wih_, p.bih_, x, a);
-    simd::axpy_rows<T, H, gs>(p.whh_, p.bhh_, s.h, hz);
-    // h (and the LSTM's c) are updated in place: a cell reads each register of h_prev (c_prev)
-    // before it writes the same register of h (c), so the next step reads them with one hop less.
-    Cell::template forward<T, H>(a, hz, s.h, s.c, s.h, has_cell_state ? s.c : e);
-    simd::copy_registers<T, hp>(s.h, y);
+    // h (and the LSTM's c) are updated in place and h is written to y from the same registers.
+    simd::cell_forward<Cell, T, In, H, false>(p.wih_, p.bih_, p.whh_, p.bhh_, x, s.h, s.c, s.h, y,
+                                              has_cell_state ? s.c : scratch, nullptr);
   }
 
   template <std::size_t B, bool NeedDx, bool ActivationDone, class Update>
   static void backward(parameters& p, const T* x, const cache<B>& c, const T* y, T* dy, T* dx, T* scratch,
                        Update& update) noexcept {
     static_assert(!ActivationDone, "typegrad: no loss fuses a recurrent layer's activation");
-    T* gwih = scratch;
-    T* gwhh = gwih + In * gs;
-    T* gbih = gwhh + H * gs;
-    T* gbhh = gbih + gs;
-    T* dxz = gbhh + gs;
-    // The LSTM's input and hidden sides get the same gradient; the GRU's n gate differs.
-    T* dhz = Cell::direct_path ? dxz + gs : dxz;
-    T* dh = dxz + 2 * gs;
-    T* direct = dh + hp;
-    T* dc = direct + hp;
+    // The gradients are summed gate-aligned over all steps and samples, then moved once into the
+    // weights' layout for the update.
+    const simd::gate_gradients<T> grad{scratch, scratch + In * ga, scratch + (In + H) * ga, scratch + (In + H + 1) * ga};
+    T* contiguous = scratch + grad_rows * ga;
+    T* dh = contiguous + grad_rows * gs;
+    T* dc = dh + hp;
     T* zeros = dc + hp;
-    std::fill_n(scratch, grad_size + 2 * gs, T(0));  // the gate buffers' tails stay zero
+    std::fill_n(scratch, grad_rows * ga, T(0));
     std::fill_n(zeros, zeros_size, T(0));
     for (std::size_t b = 0; b < B; ++b) {
       const T* xb = x + b * steps * ip;
       const T* yb = y + b * steps * hp;
       T* dyb = dy + b * steps * hp;
-      const T* ab = c.gates.data + b * steps * gs;
+      const T* ab = c.gates.data + b * steps * ga;
       const T* eb = Cell::has_extra ? c.extra.data + b * steps * hp : nullptr;
       const T* h0 = c.from_state ? c.h0.data + b * hp : zeros;
       const T* c0 = has_cell_state && c.from_state ? c.c0.data + b * hp : zeros;
@@ -252,21 +242,16 @@ struct recurrent_layer {
       for (std::size_t t = steps; t-- > 0;) {
         const T* h_prev = t > 0 ? yb + (t - 1) * hp : h0;
         const T* c_prev = has_cell_state ? (t > 0 ? eb + (t - 1) * hp : c0) : nullptr;
-        simd::accumulate<T, hp>(dh, dyb + t * hp);  // dL/dh_t: from the output and from step t + 1
-        Cell::template backward<T, H>(ab + t * gs, Cell::has_extra ? eb + t * hp : nullptr, h_prev, c_prev, yb + t * hp,
-                                      dh, direct, dxz, dhz, dc);
-        simd::accumulate<T, gs>(gbih, dxz);
-        simd::accumulate<T, gs>(gbhh, dhz);
-        simd::accumulate_outer<T, In, gs>(gwih, xb + t * ip, dxz);
-        simd::accumulate_outer<T, H, gs>(gwhh, h_prev, dhz);
-        if constexpr (NeedDx) simd::dot_rows<T, In, ip, gs>(p.wih_, dxz, zeros, dx + (b * steps + t) * ip);
-        simd::dot_rows<T, H, hp, gs>(p.whh_, dhz, Cell::direct_path ? direct : zeros, dh);
+        simd::cell_backward<Cell, T, In, H, NeedDx>(p.wih_, p.whh_, ab + t * ga, Cell::has_extra ? eb + t * hp : nullptr,
+                                                    xb + t * ip, h_prev, c_prev, yb + t * hp, dyb + t * hp, dh, dc,
+                                                    NeedDx ? dx + (b * steps + t) * ip : nullptr, grad);
       }
     }
-    simd::update_block<T, 0, In * gs>(p.wih_, gwih, update);
-    simd::update_block<T, 1, H * gs>(p.whh_, gwhh, update);
-    simd::update_block<T, 2, gs>(p.bih_, gbih, update);
-    simd::update_block<T, 3, gs>(p.bhh_, gbhh, update);
+    simd::gates_to_contiguous<T, grad_rows, gs, H, G>(scratch, contiguous);
+    simd::update_block<T, 0, In * gs>(p.wih_, contiguous, update);
+    simd::update_block<T, 1, H * gs>(p.whh_, contiguous + In * gs, update);
+    simd::update_block<T, 2, gs>(p.bih_, contiguous + (In + H) * gs, update);
+    simd::update_block<T, 3, gs>(p.bhh_, contiguous + (In + H + 1) * gs, update);
   }
 };
 

@@ -14,8 +14,18 @@
 
 namespace typegrad::simd {
 
+// Loops over an array of accumulators must be unrolled for the accumulators to live in registers
+// (GCC otherwise keeps the array in memory once the whole loop nest is too long to unroll).
+#define TYPEGRAD_UNROLL _Pragma("GCC unroll 16")
+
 template <class T>
 using batch = xsimd::batch<T>;
+template <class T>
+using batch_bool = xsimd::batch_bool<T>;
+
+/// Accumulators a register-blocked loop may keep (the other registers hold broadcasts and loads).
+template <class T>
+inline constexpr std::size_t accumulator_budget = vector_registers<T> * 3 / 4;
 
 /// Which parameter block of a layer an update touches.
 template <std::size_t I>
@@ -292,9 +302,10 @@ inline void dense_forward_input_major(const T* __restrict W, const T* __restrict
     const T* x = X + b * in_p;
     T* z = Z + b * out_p;
     auto run = [&]<std::size_t C>(std::size_t c0) {
-      // With few output registers, split the sum over the inputs into S independent chains, so
-      // the FMA latency is not paid In times in a row (a batch-1 forward is latency-bound).
-      constexpr std::size_t S = std::min<std::size_t>(C >= 4 ? 1 : 4 / C, In);
+      // Split the sum over the inputs into S independent chains (up to 4, as many as the
+      // registers hold), so the FMA latency is not paid In times in a row (a batch-1 forward is
+      // latency-bound).
+      constexpr std::size_t S = std::clamp<std::size_t>(accumulator_budget<T> / C, 1, std::min<std::size_t>(4, In));
       batch<T> acc[S][C];
       for (std::size_t c = 0; c < C; ++c) {
         acc[0][c] = batch<T>::load_aligned(bias + (c0 + c) * L);
@@ -302,9 +313,9 @@ inline void dense_forward_input_major(const T* __restrict W, const T* __restrict
       }
       constexpr std::size_t whole = In / S * S;
       for (std::size_t i = 0; i < whole; i += S)
-        for (std::size_t k = 0; k < S; ++k) {
+        TYPEGRAD_UNROLL for (std::size_t k = 0; k < S; ++k) {
           const batch<T> xi(x[i + k]);
-          for (std::size_t c = 0; c < C; ++c)
+          TYPEGRAD_UNROLL for (std::size_t c = 0; c < C; ++c)
             acc[k][c] = xsimd::fma(xi, batch<T>::load_aligned(W + (i + k) * out_p + (c0 + c) * L), acc[k][c]);
         }
       // (Only instantiated when there is a remainder: GCC 12 warns about the empty loop otherwise.)

@@ -1,5 +1,5 @@
-// Kernels of the recurrent layers (rnn, gru, lstm): the input projection of all steps, one step
-// of each cell forward and backward, and the fused parameter update after the step loop.
+// Kernels of the recurrent layers (rnn, gru, lstm): one step of each cell forward and backward,
+// shared by the window forward and typegrad::stream, and the fused parameter update.
 #pragma once
 
 #include <algorithm>
@@ -8,116 +8,165 @@
 
 #include <typegrad/activations/builtin.hpp>
 #include <typegrad/core/config.hpp>
+#include <typegrad/expr/ops.hpp>
+#include <typegrad/simd/gemm.hpp>
 #include <typegrad/simd/kernels.hpp>
 
 namespace typegrad::simd {
 
-/// Sizes of a recurrent layer with In inputs, H hidden units and G gates. A gate vector holds
-/// the G gates back to back (gate k at k·H, PyTorch's row order, so a weight file sees the
-/// storage as an affine [G·H, In] view) in `gate_stride` scalars: register m of gate k is read
-/// unaligned at k·H + m·L, and the last gate's last register still fits.
+/// Sizes of a recurrent layer with In inputs, H hidden units and G gates.
+///
+/// The weights keep the G gates of a row back to back (gate k at k·H, PyTorch's row order, so a
+/// weight file sees an affine [G·H, In] view) in `gate_stride` scalars. Everything a step
+/// computes is laid out gate-aligned instead: gate k at k·hidden_padded (`gates_aligned` in all),
+/// so register m of every gate holds the same units m·L.. and the cells' element-wise math needs
+/// no shuffles. A step reads register m of gate k of a weight row unaligned at k·H + m·L; lanes
+/// past H read the next gate's weights and are masked.
 template <class T, std::size_t In, std::size_t H, std::size_t G>
 struct recurrent_dims {
   static constexpr std::size_t L = lanes<T>;
   static constexpr std::size_t in_padded = padded<T>(In), hidden_padded = padded<T>(H);
   static constexpr std::size_t registers = hidden_padded / L;  // per hidden vector
   static constexpr std::size_t gate_stride = padded<T>((G - 1) * H + hidden_padded);
+  static constexpr std::size_t gates_aligned = G * hidden_padded;
 };
 
 namespace detail {
 
-/// 1 in the first H lanes of the last register of a hidden vector, 0 after: keeps the padding of
-/// h (and of an LSTM's c) zero whatever the gates computed there.
-template <class T, std::size_t H>
-inline batch<T> tail_mask() noexcept {
-  constexpr std::size_t used = H - (padded<T>(H) / lanes<T> - 1) * lanes<T>;
-  return xsimd::select(lane_index<T>() < batch<T>(T(used)), batch<T>(T(1)), batch<T>(T(0)));
-}
-
+/// The cells' σ. In single precision a rational function (expr::detail::sigmoid_float): half the
+/// latency of 1/(1 + e^−x) on the step's critical path, within 2e-7 of σ in absolute terms (a
+/// gate's error is absolute: it scales values of order 1). Double keeps the exact form.
 template <class T>
-inline batch<T> sigmoid(const batch<T>& v) noexcept {
-  return typegrad::sigmoid::value(v);
+inline batch<T> gate_sigmoid(const batch<T>& v) noexcept {
+  if constexpr (std::is_same_v<T, float>)
+    return expr::detail::sigmoid_float(v);
+  else
+    return typegrad::sigmoid::value(v);
 }
 template <class T>
-inline batch<T> tanh(const batch<T>& v) noexcept {
+inline batch<T> gate_tanh(const batch<T>& v) noexcept {
   return typegrad::tanh::value(v);
 }
 
+/// Independent accumulator chains per gate register for a product over Rows rows of M registers
+/// per gate: as many (up to 4) as shorten the critical path while all M·G·C accumulators fit the
+/// budget (measured: more chains in several passes over the rows are slower than fewer in one);
+/// if even two do not fit, as many as fit for one register of every gate.
+template <class T, std::size_t Rows, std::size_t G, std::size_t M>
+inline constexpr std::size_t product_chains = [] {
+  auto most = [](std::size_t registers) {
+    std::size_t c = 1;
+    while (c < 4 && Rows >= 4 * c && 2 * c * G * registers <= accumulator_budget<T>) c *= 2;
+    return c;
+  };
+  return most(M) > 1 ? most(M) : most(1);
+}();
+
+/// Registers of each gate summed in one pass over the rows, with C chains each.
+template <class T, std::size_t G, std::size_t C, std::size_t M>
+inline constexpr std::size_t product_block = std::clamp<std::size_t>(accumulator_budget<T> / (G * C), 1, M);
+
 }  // namespace detail
 
-namespace detail {
-// Registers [Q0, Q0 + QN) of z = b + Σ_r v[r]·W[r], then the next block (compile-time sizes, so
-// the accumulators stay in registers). Two interleaved chains (even and odd rows) measured slower.
-template <class T, std::size_t Rows, std::size_t N, std::size_t Q0, std::size_t QN>
-inline void axpy_rows_block(const T* __restrict W, const T* __restrict b, const T* __restrict v,
-                            T* __restrict z) noexcept {
+/// The lanes of register m of a hidden vector that hold units (< H).
+template <class T, std::size_t H>
+inline batch_bool<T> units_in_register(std::size_t m) noexcept {
+  return lane_index<T>() < batch<T>(T(H > m * lanes<T> ? H - m * lanes<T> : 0));
+}
+
+/// acc[m][k] += Σ_{r<Rows} v[r]·W[r·S + k·H + m·L ..] for every register m < M of every gate
+/// k: W·v gate-aligned, read unaligned from the gate-contiguous weights. Registers M0.. M0 + MB
+/// in one pass over the rows with C chains each, then the next block.
+template <class T, std::size_t Rows, std::size_t S, std::size_t H, std::size_t G, std::size_t M,
+          std::size_t M0 = 0, std::size_t C = detail::product_chains<T, Rows, G, M>,
+          std::size_t MB = std::min(detail::product_block<T, G, C, M>, M - M0)>
+inline void gate_product(const T* __restrict W, const T* __restrict v, batch<T> (&acc)[M][G]) noexcept {
   constexpr std::size_t L = lanes<T>;
-  batch<T> acc[QN];
-  for (std::size_t q = 0; q < QN; ++q) acc[q] = batch<T>::load_aligned(b + (Q0 + q) * L);
-  for (std::size_t r = 0; r < Rows; ++r) {
+  batch<T> part[C][MB][G];
+  for (std::size_t c = 0; c < C; ++c)
+    for (std::size_t m = 0; m < MB; ++m)
+      for (std::size_t k = 0; k < G; ++k) part[c][m][k] = c == 0 ? acc[M0 + m][k] : batch<T>(T(0));
+  constexpr std::size_t whole = Rows / C * C;
+  for (std::size_t r = 0; r < whole; r += C)
+    TYPEGRAD_UNROLL for (std::size_t c = 0; c < C; ++c) {
+      const batch<T> vr(v[r + c]);
+      TYPEGRAD_UNROLL for (std::size_t m = 0; m < MB; ++m)
+        TYPEGRAD_UNROLL for (std::size_t k = 0; k < G; ++k)
+          part[c][m][k] =
+              xsimd::fma(vr, batch<T>::load_unaligned(W + (r + c) * S + k * H + (M0 + m) * L), part[c][m][k]);
+    }
+  for (std::size_t r = whole; r < Rows; ++r) {
     const batch<T> vr(v[r]);
-    for (std::size_t q = 0; q < QN; ++q)
-      acc[q] = xsimd::fma(vr, batch<T>::load_aligned(W + r * N + (Q0 + q) * L), acc[q]);
+    TYPEGRAD_UNROLL for (std::size_t m = 0; m < MB; ++m)
+      TYPEGRAD_UNROLL for (std::size_t k = 0; k < G; ++k)
+        part[0][m][k] = xsimd::fma(vr, batch<T>::load_unaligned(W + r * S + k * H + (M0 + m) * L), part[0][m][k]);
   }
-  for (std::size_t q = 0; q < QN; ++q) acc[q].store_aligned(z + (Q0 + q) * L);
-  if constexpr (Q0 + QN < N / L)
-    axpy_rows_block<T, Rows, N, Q0 + QN, std::min<std::size_t>(8, N / L - Q0 - QN)>(W, b, v, z);
+  // Pairwise, so four chains add two levels, not three.
+  for (std::size_t m = 0; m < MB; ++m)
+    for (std::size_t k = 0; k < G; ++k) {
+      if constexpr (C == 4)
+        acc[M0 + m][k] = (part[0][m][k] + part[1][m][k]) + (part[2][m][k] + part[3][m][k]);
+      else if constexpr (C == 2)
+        acc[M0 + m][k] = part[0][m][k] + part[1][m][k];
+      else
+        acc[M0 + m][k] = part[0][m][k];
+    }
+  if constexpr (M0 + MB < M) gate_product<T, Rows, S, H, G, M, M0 + MB>(W, v, acc);
 }
-}  // namespace detail
 
-/// z[0..N) = b + Σ_{r<Rows} v[r]·W[r·N ..]: N/L register-wide axpys per row (W row-major, N a
-/// multiple of the lanes, everything aligned), in blocks of at most 8 registers held in registers.
-template <class T, std::size_t Rows, std::size_t N>
-inline void axpy_rows(const T* __restrict W, const T* __restrict b, const T* __restrict v, T* __restrict z) noexcept {
-  detail::axpy_rows_block<T, Rows, N, 0, std::min<std::size_t>(8, N / lanes<T>)>(W, b, v, z);
-}
-
-/// G[r·N ..] += v[r]·d for r < Rows: the outer-product accumulation of a weight gradient.
-template <class T, std::size_t Rows, std::size_t N>
-inline void accumulate_outer(T* __restrict G, const T* __restrict v, const T* __restrict d) noexcept {
+/// out[r] = add[r] + Σ_m Σ_k W[r·S + k·H + m·L ..]·D[m][k] for r < Rows, out[r] = add[r] up to
+/// Padded: the transposed product of gate-aligned registers D (zero past H) with the
+/// gate-contiguous weights, L rows at a time summed by one transposing horizontal add.
+template <class T, std::size_t Rows, std::size_t Padded, std::size_t S, std::size_t H, std::size_t G, std::size_t M>
+inline void gate_dot(const T* __restrict W, const batch<T> (&D)[M][G], const batch<T>* add, T* __restrict out) noexcept {
   constexpr std::size_t L = lanes<T>;
-  for (std::size_t r = 0; r < Rows; ++r) {
-    const batch<T> vr(v[r]);
-    for (std::size_t q = 0; q < N; q += L)
-      xsimd::fma(vr, batch<T>::load_aligned(d + q), batch<T>::load_aligned(G + r * N + q)).store_aligned(G + r * N + q);
+#if defined(__AVX512F__) && defined(__AVX2__)
+  if constexpr (std::is_same_v<T, float> && L == 16 && Rows <= 8) {
+    // One block of at most 8 rows: each sum folded to 256 bits, then one 8-way transposing add
+    // (half the work of the 16-way one, whose upper half would be zero).
+    __m256 acc[8];
+    TYPEGRAD_UNROLL for (std::size_t j = 0; j < 8; ++j) {
+      batch<T> a(T(0));
+      if (j < Rows)
+        for (std::size_t m = 0; m < M; ++m)
+          for (std::size_t k = 0; k < G; ++k) a = xsimd::fma(batch<T>::load_unaligned(W + j * S + k * H + m * L), D[m][k], a);
+      const __m512 v = a;
+      acc[j] = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    }
+    batch<T> sum = _mm512_zextps256_ps512(detail::transpose_sum8(acc));
+    if (add != nullptr) sum += add[0];
+    sum.store_aligned(out);
+    return;
   }
-}
-
-/// out[r] = add[r] + Σ_q W[r·N + q]·d[q] for r < Rows, and out[r] = add[r] for Rows ≤ r < Padded:
-/// the transposed product (W stored with one row per input). Each block of L rows (the last one
-/// too, if it has more than L/2 rows) is summed by one transposing horizontal add, so the
-/// result comes out as whole registers.
-template <class T, std::size_t Rows, std::size_t Padded, std::size_t N>
-inline void dot_rows(const T* __restrict W, const T* __restrict d, const T* __restrict add,
-                     T* __restrict out) noexcept {
-  constexpr std::size_t L = lanes<T>;
-  constexpr std::size_t tail = Rows % L, blocked = 2 * tail > L ? Padded : Rows - tail;
-  for (std::size_t r0 = 0; r0 < blocked; r0 += L) {
-    const std::size_t n = std::min(L, Rows - r0);
+#endif
+  for (std::size_t r0 = 0; r0 < Padded; r0 += L) {
     batch<T> acc[L];
-    for (std::size_t k = 0; k < L; ++k) acc[k] = batch<T>(T(0));
-    for (std::size_t q = 0; q < N; q += L) {
-      const auto dq = batch<T>::load_aligned(d + q);
-      for (std::size_t k = 0; k < n; ++k) acc[k] = xsimd::fma(batch<T>::load_aligned(W + (r0 + k) * N + q), dq, acc[k]);
+    for (std::size_t j = 0; j < L; ++j) {
+      acc[j] = batch<T>(T(0));
+      if (r0 + j >= Rows) continue;
+      for (std::size_t m = 0; m < M; ++m)
+        for (std::size_t k = 0; k < G; ++k)
+          acc[j] = xsimd::fma(batch<T>::load_unaligned(W + (r0 + j) * S + k * H + m * L), D[m][k], acc[j]);
     }
-    (transpose_sum<T>(acc) + batch<T>::load_aligned(add + r0)).store_aligned(out + r0);
-  }
-  if constexpr (blocked < Padded) {
-    for (std::size_t r = blocked; r < Rows; ++r) {
-      auto acc = batch<T>(T(0));
-      for (std::size_t q = 0; q < N; q += L)
-        acc = xsimd::fma(batch<T>::load_aligned(W + r * N + q), batch<T>::load_aligned(d + q), acc);
-      out[r] = add[r] + xsimd::hadd(acc);
-    }
-    for (std::size_t r = Rows; r < Padded; ++r) out[r] = add[r];
+    auto sum = transpose_sum<T>(acc);
+    if (add != nullptr) sum += add[r0 / L];
+    sum.store_aligned(out + r0);
   }
 }
 
-/// a += d over N scalars (aligned, N a multiple of the lanes).
-template <class T, std::size_t N>
-inline void accumulate(T* __restrict a, const T* __restrict d) noexcept {
-  for (std::size_t q = 0; q < N; q += lanes<T>)
-    (batch<T>::load_aligned(a + q) + batch<T>::load_aligned(d + q)).store_aligned(a + q);
+/// Rows gate-aligned vectors (G·hp apart) into gate-contiguous ones (S apart, zero past G·H):
+/// the weight gradients, accumulated gate-aligned, in the weights' layout.
+template <class T, std::size_t Rows, std::size_t S, std::size_t H, std::size_t G>
+inline void gates_to_contiguous(const T* __restrict aligned, T* __restrict contiguous) noexcept {
+  constexpr std::size_t hp = padded<T>(H), GA = G * hp;
+  for (std::size_t r = 0; r < Rows; ++r) {
+    T* row = contiguous + r * S;
+    for (std::size_t q = (G - 1) * H + hp; q < S; ++q) row[q] = T(0);
+    // Gate by gate: a register's lanes past H (zero) spill into the next gate, written after.
+    for (std::size_t k = 0; k < G; ++k)
+      for (std::size_t q = 0; q < hp; q += lanes<T>)
+        batch<T>::load_aligned(aligned + r * GA + k * hp + q).store_unaligned(row + k * H + q);
+  }
 }
 
 /// Hands every register of one parameter block and its gradient to the update policy, once.
@@ -130,152 +179,196 @@ inline void update_block(T* __restrict w, const T* __restrict g, Update& update)
   }
 }
 
-// ---- The cells: one step forward and backward ----
-// Forward: `a` holds the step's input projection W_ih·x + b_ih (gate-contiguous); `hz` is
-// W_hh·h_prev + b_hh. The step writes h (and the cell's extra vector: GRU W_hn·h + b_hn, LSTM c)
-// and leaves in `a` what the backward needs (gate activations, or RNN's pre-activation).
-// Backward: dh is dL/dh_t (padding zero); it writes dL/d(pre-activations) of the input side
-// (dxz) and of the hidden side (dhz), the part of dL/dh_{t−1} that bypasses W_hh (`direct`),
-// and, for the LSTM, turns dc (dL/dc_t) into dL/dc_{t−1}.
+// ---- The cells: one register of units, one step ----
+// Forward: xin[k] = (W_ih x + b_ih)[gate k] and hz[k] = (W_hh h_prev + b_hh)[gate k], except that
+// for the first `summed_gates` gates hz[k] already holds the sum of both sides. It gives the
+// gates the backward needs (activations, or an RNN's pre-activation), h (zero past H) and the
+// extra vector (GRU: W_hn h + b_hn; LSTM: c, zero past H).
+// Backward: dh = dL/dh_t (zero past H); it gives dL/d(pre-activation) of the input side (dx)
+// and of the hidden side (dhz), the part of dL/dh_{t−1} that bypasses W_hh (`direct`) and, for
+// the LSTM, turns dc = dL/dc_t into dL/dc_{t−1}. Zero past H in, zero past H out.
 
 /// Elman cell: h = Act(W_ih x + b_ih + W_hh h_prev + b_hh).
 template <class Act>
 struct rnn_cell {
-  static constexpr std::size_t gates = 1;
-  static constexpr bool has_extra = false, has_cell_state = false, direct_path = false;
+  static constexpr std::size_t gates = 1, summed_gates = 1;
+  static constexpr bool has_extra = false, has_cell_state = false;
 
-  template <class T, std::size_t H>
-  static void forward(T* a, const T* hz, const T*, const T*, T* h, T*) noexcept {
-    constexpr std::size_t L = lanes<T>, M = padded<T>(H) / L;
-    const auto mask = detail::tail_mask<T, H>();
-    for (std::size_t m = 0; m < M; ++m) {
-      const auto pre = batch<T>::load_aligned(a + m * L) + batch<T>::load_aligned(hz + m * L);
-      pre.store_aligned(a + m * L);
-      auto y = Act::value(pre);
-      if (m == M - 1) y = y * mask;
-      y.store_aligned(h + m * L);
-    }
+  template <class T>
+  static void forward(const batch<T> (&)[1], const batch<T> (&hz)[1], const batch<T>&, const batch<T>&,
+                      const batch_bool<T>& units, batch<T> (&gate)[1], batch<T>& h, batch<T>&) noexcept {
+    gate[0] = hz[0];
+    h = xsimd::select(units, Act::value(hz[0]), batch<T>(T(0)));
   }
-  template <class T, std::size_t H>
-  static void backward(const T* a, const T*, const T*, const T*, const T* h, const T* dh, T*, T* dxz, T* dhz,
-                       T*) noexcept {
-    constexpr std::size_t L = lanes<T>, M = padded<T>(H) / L;
-    for (std::size_t m = 0; m < M; ++m) {
-      batch<T> slope;
-      if constexpr (Act::slope_from_output)
-        slope = Act::slope_at_output(batch<T>::load_aligned(h + m * L));
-      else
-        slope = Act::slope(batch<T>::load_aligned(a + m * L));
-      const auto d = batch<T>::load_aligned(dh + m * L) * slope;
-      d.store_aligned(dxz + m * L);
-      d.store_aligned(dhz + m * L);
-    }
+  template <class T>
+  static void backward(const batch<T> (&gate)[1], const batch<T>&, const batch<T>&, const batch<T>&, const batch<T>& h,
+                       const batch<T>& dh, batch<T>&, batch<T> (&dx)[1], batch<T> (&dhz)[1], batch<T>& direct) noexcept {
+    batch<T> slope;
+    if constexpr (Act::slope_from_output)
+      slope = Act::slope_at_output(h);
+    else
+      slope = Act::slope(gate[0]);
+    dx[0] = dhz[0] = dh * slope;
+    direct = batch<T>(T(0));
   }
 };
 
 /// PyTorch's GRU cell (gates r|z|n): r = σ(x_r + h_r), z = σ(x_z + h_z),
 /// n = tanh(x_n + r·h_n) with h_n = W_hn h_prev + b_hn inside the reset product, h = (1−z)·n + z·h_prev.
 struct gru_cell {
-  static constexpr std::size_t gates = 3;
-  static constexpr bool has_extra = true, has_cell_state = false, direct_path = true;
+  static constexpr std::size_t gates = 3, summed_gates = 2;
+  static constexpr bool has_extra = true, has_cell_state = false;
 
-  template <class T, std::size_t H>
-  static void forward(T* a, const T* hz, const T* h_prev, const T*, T* h, T* hn_out) noexcept {
-    constexpr std::size_t L = lanes<T>, M = padded<T>(H) / L;
-    const auto mask = detail::tail_mask<T, H>();
-    batch<T> R[M], Z[M], N[M];
-    for (std::size_t m = 0; m < M; ++m) {
-      const std::size_t o = m * L;
-      const auto hn = batch<T>::load_unaligned(hz + 2 * H + o);
-      R[m] = detail::sigmoid(batch<T>::load_unaligned(a + o) + batch<T>::load_unaligned(hz + o));
-      Z[m] = detail::sigmoid(batch<T>::load_unaligned(a + H + o) + batch<T>::load_unaligned(hz + H + o));
-      N[m] = detail::tanh(xsimd::fma(R[m], hn, batch<T>::load_unaligned(a + 2 * H + o)));
-      auto y = xsimd::fma(Z[m], batch<T>::load_aligned(h_prev + o) - N[m], N[m]);
-      if (m == M - 1) y = y * mask;
-      y.store_aligned(h + o);
-      hn.store_aligned(hn_out + o);
-    }
-    // Gate by gate: a register's lanes past H spill into the next gate, which is written after.
-    for (std::size_t m = 0; m < M; ++m) R[m].store_unaligned(a + m * L);
-    for (std::size_t m = 0; m < M; ++m) Z[m].store_unaligned(a + H + m * L);
-    for (std::size_t m = 0; m < M; ++m) N[m].store_unaligned(a + 2 * H + m * L);
+  template <class T>
+  static void forward(const batch<T> (&xin)[3], const batch<T> (&hz)[3], const batch<T>& h_prev, const batch<T>&,
+                      const batch_bool<T>& units, batch<T> (&gate)[3], batch<T>& h, batch<T>& hn) noexcept {
+    gate[0] = detail::gate_sigmoid(hz[0]);
+    gate[1] = detail::gate_sigmoid(hz[1]);
+    gate[2] = detail::gate_tanh(xsimd::fma(gate[0], hz[2], xin[2]));
+    // (1 − z)·n + z·h_prev: only the last FMA waits for n.
+    h = xsimd::select(units, xsimd::fma(batch<T>(T(1)) - gate[1], gate[2], gate[1] * h_prev), batch<T>(T(0)));
+    hn = hz[2];
   }
-  template <class T, std::size_t H>
-  static void backward(const T* a, const T* hn_in, const T* h_prev, const T*, const T*, const T* dh, T* direct, T* dxz,
-                       T* dhz, T*) noexcept {
-    constexpr std::size_t L = lanes<T>, M = padded<T>(H) / L;
+  template <class T>
+  static void backward(const batch<T> (&gate)[3], const batch<T>& hn, const batch<T>& h_prev, const batch<T>&,
+                       const batch<T>&, const batch<T>& dh, batch<T>&, batch<T> (&dx)[3], batch<T> (&dhz)[3],
+                       batch<T>& direct) noexcept {
     const batch<T> one(T(1));
-    batch<T> DR[M], DZ[M], DN[M], DNH[M];
-    for (std::size_t m = 0; m < M; ++m) {
-      const std::size_t o = m * L;
-      const auto r = batch<T>::load_unaligned(a + o), z = batch<T>::load_unaligned(a + H + o);
-      const auto n = batch<T>::load_unaligned(a + 2 * H + o);
-      const auto d = batch<T>::load_aligned(dh + o);
-      // h = n + z(h_prev − n): dn = dh(1 − z), dz = dh(h_prev − n), and dh·z straight to h_prev.
-      DN[m] = d * (one - z) * (one - n * n);
-      DZ[m] = d * (batch<T>::load_aligned(h_prev + o) - n) * z * (one - z);
-      DR[m] = DN[m] * batch<T>::load_aligned(hn_in + o) * r * (one - r);
-      DNH[m] = DN[m] * r;
-      (d * z).store_aligned(direct + o);
-    }
-    for (std::size_t m = 0; m < M; ++m) DR[m].store_unaligned(dxz + m * L), DR[m].store_unaligned(dhz + m * L);
-    for (std::size_t m = 0; m < M; ++m) DZ[m].store_unaligned(dxz + H + m * L), DZ[m].store_unaligned(dhz + H + m * L);
-    for (std::size_t m = 0; m < M; ++m)
-      DN[m].store_unaligned(dxz + 2 * H + m * L), DNH[m].store_unaligned(dhz + 2 * H + m * L);
+    const auto &r = gate[0], &z = gate[1], &n = gate[2];
+    // h = n + z(h_prev − n): dn = dh(1 − z), dz = dh(h_prev − n), and dh·z straight to h_prev.
+    // The factors that do not depend on dh are formed first (off the backward's critical path).
+    const auto dn = dh * ((one - z) * (one - n * n));
+    dx[0] = dhz[0] = dn * (hn * r * (one - r));
+    dx[1] = dhz[1] = dh * ((h_prev - n) * z * (one - z));
+    dx[2] = dn;
+    dhz[2] = dn * r;
+    direct = dh * z;
   }
 };
 
 /// PyTorch's LSTM cell (gates i|f|g|o): c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
 struct lstm_cell {
-  static constexpr std::size_t gates = 4;
-  static constexpr bool has_extra = true, has_cell_state = true, direct_path = false;
+  static constexpr std::size_t gates = 4, summed_gates = 4;
+  static constexpr bool has_extra = true, has_cell_state = true;
 
-  template <class T, std::size_t H>
-  static void forward(T* a, const T* hz, const T*, const T* c_prev, T* h, T* c_out) noexcept {
-    constexpr std::size_t L = lanes<T>, M = padded<T>(H) / L;
-    const auto mask = detail::tail_mask<T, H>();
-    batch<T> I[M], F[M], G[M], O[M];
-    for (std::size_t m = 0; m < M; ++m) {
-      const std::size_t o = m * L;
-      I[m] = detail::sigmoid(batch<T>::load_unaligned(a + o) + batch<T>::load_unaligned(hz + o));
-      F[m] = detail::sigmoid(batch<T>::load_unaligned(a + H + o) + batch<T>::load_unaligned(hz + H + o));
-      G[m] = detail::tanh(batch<T>::load_unaligned(a + 2 * H + o) + batch<T>::load_unaligned(hz + 2 * H + o));
-      O[m] = detail::sigmoid(batch<T>::load_unaligned(a + 3 * H + o) + batch<T>::load_unaligned(hz + 3 * H + o));
-      auto c = xsimd::fma(F[m], batch<T>::load_aligned(c_prev + o), I[m] * G[m]);
-      if (m == M - 1) c = c * mask;
-      c.store_aligned(c_out + o);
-      (O[m] * detail::tanh(c)).store_aligned(h + o);
-    }
-    for (std::size_t m = 0; m < M; ++m) I[m].store_unaligned(a + m * L);
-    for (std::size_t m = 0; m < M; ++m) F[m].store_unaligned(a + H + m * L);
-    for (std::size_t m = 0; m < M; ++m) G[m].store_unaligned(a + 2 * H + m * L);
-    for (std::size_t m = 0; m < M; ++m) O[m].store_unaligned(a + 3 * H + m * L);
+  template <class T>
+  static void forward(const batch<T> (&)[4], const batch<T> (&hz)[4], const batch<T>&, const batch<T>& c_prev,
+                      const batch_bool<T>& units, batch<T> (&gate)[4], batch<T>& h, batch<T>& c) noexcept {
+    gate[0] = detail::gate_sigmoid(hz[0]);
+    gate[1] = detail::gate_sigmoid(hz[1]);
+    gate[2] = detail::gate_tanh(hz[2]);
+    gate[3] = detail::gate_sigmoid(hz[3]);
+    c = xsimd::select(units, xsimd::fma(gate[1], c_prev, gate[0] * gate[2]), batch<T>(T(0)));
+    h = gate[3] * detail::gate_tanh(c);
   }
-  template <class T, std::size_t H>
-  static void backward(const T* a, const T* c_in, const T*, const T* c_prev, const T*, const T* dh, T*, T* dxz, T* dhz,
-                       T* dc) noexcept {
-    constexpr std::size_t L = lanes<T>, M = padded<T>(H) / L;
+  template <class T>
+  static void backward(const batch<T> (&gate)[4], const batch<T>& c, const batch<T>&, const batch<T>& c_prev,
+                       const batch<T>&, const batch<T>& dh, batch<T>& dc, batch<T> (&dx)[4], batch<T> (&dhz)[4],
+                       batch<T>& direct) noexcept {
     const batch<T> one(T(1));
-    batch<T> DI[M], DF[M], DG[M], DO[M];
-    for (std::size_t m = 0; m < M; ++m) {
-      const std::size_t o = m * L;
-      const auto i = batch<T>::load_unaligned(a + o), f = batch<T>::load_unaligned(a + H + o);
-      const auto g = batch<T>::load_unaligned(a + 2 * H + o), og = batch<T>::load_unaligned(a + 3 * H + o);
-      const auto tc = detail::tanh(batch<T>::load_aligned(c_in + o));
-      const auto d = batch<T>::load_aligned(dh + o);
-      const auto dct = xsimd::fma(d * og, one - tc * tc, batch<T>::load_aligned(dc + o));
-      DO[m] = d * tc * og * (one - og);
-      DI[m] = dct * g * i * (one - i);
-      DF[m] = dct * batch<T>::load_aligned(c_prev + o) * f * (one - f);
-      DG[m] = dct * i * (one - g * g);
-      (dct * f).store_aligned(dc + o);
-    }
-    for (std::size_t m = 0; m < M; ++m) DI[m].store_unaligned(dxz + m * L);
-    for (std::size_t m = 0; m < M; ++m) DF[m].store_unaligned(dxz + H + m * L);
-    for (std::size_t m = 0; m < M; ++m) DG[m].store_unaligned(dxz + 2 * H + m * L);
-    for (std::size_t m = 0; m < M; ++m) DO[m].store_unaligned(dxz + 3 * H + m * L);
-    static_cast<void>(dhz);  // the same as dxz: the caller passes one buffer for both
+    const auto &i = gate[0], &f = gate[1], &g = gate[2], &o = gate[3];
+    const auto tc = detail::gate_tanh(c);
+    // The factors that do not depend on dh or dc are formed first (off the critical path).
+    const auto dct = xsimd::fma(dh, o * (one - tc * tc), dc);
+    dx[0] = dhz[0] = dct * (g * i * (one - i));
+    dx[1] = dhz[1] = dct * (c_prev * f * (one - f));
+    dx[2] = dhz[2] = dct * (i * (one - g * g));
+    dx[3] = dhz[3] = dh * (tc * o * (one - o));
+    dc = dct * f;
+    direct = batch<T>(T(0));
   }
 };
+
+/// One step forward of a cell over all H units from x_t (In scalars) and h_prev (c_prev): h into
+/// h_out (and h_copy unless null), the extra vector into `extra`, and with KeepGates the gates,
+/// gate-aligned, into `gates`. h_out may be h_prev and `extra` c_prev (every read of them comes
+/// before the writes).
+template <class Cell, class T, std::size_t In, std::size_t H, bool KeepGates>
+inline void cell_forward(const T* wih, const T* bih, const T* whh, const T* bhh, const T* x, const T* h_prev,
+                         const T* c_prev, T* h_out, T* h_copy, T* extra, T* gates) noexcept {
+  constexpr std::size_t G = Cell::gates, L = lanes<T>;
+  using dims = recurrent_dims<T, In, H, G>;
+  constexpr std::size_t S = dims::gate_stride, M = dims::registers, hp = dims::hidden_padded;
+  batch<T> xin[M][G], hz[M][G];
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t k = 0; k < G; ++k) xin[m][k] = batch<T>::load_unaligned(bih + k * H + m * L);
+  gate_product<T, In, S, H, G, M>(wih, x, xin);
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t k = 0; k < G; ++k) {
+      hz[m][k] = batch<T>::load_unaligned(bhh + k * H + m * L);
+      if (k < Cell::summed_gates) hz[m][k] += xin[m][k];
+    }
+  gate_product<T, H, S, H, G, M>(whh, h_prev, hz);
+  batch<T> h_new[M], e_new[M];
+  for (std::size_t m = 0; m < M; ++m) {
+    const std::size_t o = m * L;
+    batch<T> gate[G];
+    const auto c_m = Cell::has_cell_state ? batch<T>::load_aligned(c_prev + o) : batch<T>(T(0));
+    Cell::template forward<T>(xin[m], hz[m], batch<T>::load_aligned(h_prev + o), c_m, units_in_register<T, H>(m), gate,
+                              h_new[m], e_new[m]);
+    if constexpr (KeepGates)
+      for (std::size_t k = 0; k < G; ++k) gate[k].store_aligned(gates + k * hp + o);
+  }
+  for (std::size_t m = 0; m < M; ++m) {
+    h_new[m].store_aligned(h_out + m * L);
+    if (h_copy != nullptr) h_new[m].store_aligned(h_copy + m * L);
+    if constexpr (Cell::has_extra) e_new[m].store_aligned(extra + m * L);
+  }
+}
+
+/// Where one step's backward accumulates the weight gradients, gate-aligned (rows G·hp apart).
+template <class T>
+struct gate_gradients {
+  T* weight_ih;
+  T* weight_hh;
+  T* bias_ih;
+  T* bias_hh;
+};
+
+/// One step backward of a cell over all H units: dh (dL/dh_t from step t + 1) plus dy (from the
+/// output) becomes dL/dh_{t−1}, the LSTM's dc dL/dc_{t−1}; the step's weight gradients are added
+/// to `grad`; with NeedDx, dx gets dL/dx_t.
+template <class Cell, class T, std::size_t In, std::size_t H, bool NeedDx>
+inline void cell_backward(const T* wih, const T* whh, const T* gates, const T* extra, const T* x, const T* h_prev,
+                          const T* c_prev, const T* h, const T* dy, T* dh, T* dc, T* dx,
+                          const gate_gradients<T>& grad) noexcept {
+  constexpr std::size_t G = Cell::gates, L = lanes<T>;
+  using dims = recurrent_dims<T, In, H, G>;
+  constexpr std::size_t S = dims::gate_stride, M = dims::registers, hp = dims::hidden_padded, GA = dims::gates_aligned;
+  batch<T> DX[M][G], DH[M][G], direct[M];
+  for (std::size_t m = 0; m < M; ++m) {
+    const std::size_t o = m * L;
+    batch<T> gate[G];
+    for (std::size_t k = 0; k < G; ++k) gate[k] = batch<T>::load_aligned(gates + k * hp + o);
+    const auto e = Cell::has_extra ? batch<T>::load_aligned(extra + o) : batch<T>(T(0));
+    const auto c_m = Cell::has_cell_state ? batch<T>::load_aligned(c_prev + o) : batch<T>(T(0));
+    auto dc_m = Cell::has_cell_state ? batch<T>::load_aligned(dc + o) : batch<T>(T(0));
+    Cell::template backward<T>(gate, e, batch<T>::load_aligned(h_prev + o), c_m, batch<T>::load_aligned(h + o),
+                               batch<T>::load_aligned(dh + o) + batch<T>::load_aligned(dy + o), dc_m, DX[m], DH[m],
+                               direct[m]);
+    if constexpr (Cell::has_cell_state) dc_m.store_aligned(dc + o);
+    for (std::size_t k = 0; k < G; ++k) {
+      const std::size_t q = k * hp + o;
+      (batch<T>::load_aligned(grad.bias_ih + q) + DX[m][k]).store_aligned(grad.bias_ih + q);
+      (batch<T>::load_aligned(grad.bias_hh + q) + DH[m][k]).store_aligned(grad.bias_hh + q);
+    }
+    for (std::size_t c = 0; c < In; ++c) {
+      const batch<T> xc(x[c]);
+      for (std::size_t k = 0; k < G; ++k) {
+        T* g = grad.weight_ih + c * GA + k * hp + o;
+        xsimd::fma(xc, DX[m][k], batch<T>::load_aligned(g)).store_aligned(g);
+      }
+    }
+    for (std::size_t r = 0; r < H; ++r) {
+      const batch<T> hr(h_prev[r]);
+      for (std::size_t k = 0; k < G; ++k) {
+        T* g = grad.weight_hh + r * GA + k * hp + o;
+        xsimd::fma(hr, DH[m][k], batch<T>::load_aligned(g)).store_aligned(g);
+      }
+    }
+  }
+  if constexpr (NeedDx) gate_dot<T, In, dims::in_padded, S, H, G, M>(wih, DX, nullptr, dx);
+  gate_dot<T, H, hp, S, H, G, M>(whh, DH, direct, dh);
+}
 
 }  // namespace typegrad::simd
