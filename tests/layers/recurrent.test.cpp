@@ -42,38 +42,9 @@ void require_input_gradient_matches(const Net& net, Loss loss, const X& x, const
   REQUIRE(err <= tolerance);
 }
 
-// One recurrent layer (Hidden 5 or 17, so one register or several with a tail) over Steps of 3
-// features, a dense head on every step, mse.
-template <class Recurrent, std::size_t Steps, std::size_t B>
-void check_single() {
-  using namespace tg;
-  network<input<Steps * 3, double>, unflatten<Steps, 3>, Recurrent, dense<2>> net{init::pytorch_default{3}};
-  matrix<double, B, Steps * 3> x;
-  fill(x);
-  matrix<double, B, Steps * 2> t;
-  fill(t, 1.0);
-  require_gradient_matches(net, mse{}, x, t);
-  require_input_gradient_matches(net, mse{}, x, t);
-}
-
-// An activation with f(0) ≠ 0: the padding of h must still stay zero.
-using sigmoid_rnn = tg::rnn<5, tg::sigmoid>;
-
 }  // namespace
 
-TEMPLATE_TEST_CASE("each recurrent cell matches finite differences over Steps 1, 2 and 17", "[recurrent][gradient]",
-                   tg::rnn<5>, tg::rnn<17>, sigmoid_rnn, tg::gru<5>, tg::gru<17>, tg::lstm<5>, tg::lstm<17>) {
-  SECTION("Steps 1, batch 1") { check_single<TestType, 1, 1>(); }
-  SECTION("Steps 2, batch 5") { check_single<TestType, 2, 5>(); }
-  SECTION("Steps 17, batch 1") { check_single<TestType, 17, 1>(); }
-  SECTION("Steps 17, batch 5") { check_single<TestType, 17, 5>(); }
-}
-
-TEST_CASE("gru over Steps 9 and 13 matches finite differences", "[recurrent][gradient]") {
-  check_single<tg::gru<9>, 9, 5>();
-  check_single<tg::gru<9>, 13, 1>();
-}
-
+// Every cell at every Steps 1..17, batch 1 and 5, and each cell alone: tests/layers/recurrent_steps.test.cpp.
 TEST_CASE("stacked recurrent layers (PyTorch's num_layers) with a many-to-one head match finite differences",
           "[recurrent][gradient]") {
   using namespace tg;
