@@ -174,10 +174,18 @@ def timed_compile(args, cwd, label):
     return row
 
 
+UMBRELLA_ONLY = "a TU holding only #include <typegrad/typegrad.hpp>"
+ONE_NET = "bench/compile_cost/one_net.cpp"
+DLIB_ONE_NET = "bench/compile_cost/dlib_one_net.cpp (dlib)"
+
+
 def compile_costs(build):
     """Wall time and peak RSS of compiling each example and the typegrad bench TUs, one at a time,
-    with the exact flags of the build (from compile_commands.json), without ccache; then the
-    flagship's variants (compile_cost/flagship_variants.py) with the flagship's flags."""
+    with the exact flags of the build (from compile_commands.json), without ccache; then, with the
+    flagship's flags, a TU holding only the umbrella header, the one-net TU (compile_cost/one_net.cpp)
+    and dlib's one-net TU (compile_cost/dlib_one_net.cpp, issue 12's reference; dlib without
+    typegrad's warning flags and definitions), and the flagship's variants
+    (compile_cost/flagship_variants.py)."""
     entries = json.load(open(os.path.join(build, "compile_commands.json")))
     wanted = []
     for e in entries:
@@ -202,6 +210,21 @@ def compile_costs(build):
             out.append(timed_compile(command(e), e["directory"], f))
         flagship = next((e for f, e in wanted if f == flagship_variants.FLAGSHIP), None)
         if flagship:
+            umbrella = os.path.join(tmp, "umbrella_only.cpp")
+            with open(umbrella, "w") as f:
+                f.write("#include <typegrad/typegrad.hpp>\n")
+            out.append(timed_compile(command(flagship, umbrella), flagship["directory"], UMBRELLA_ONLY))
+            out.append(timed_compile(command(flagship, os.path.join(HERE, "compile_cost", "one_net.cpp")),
+                                     flagship["directory"], ONE_NET))
+            if os.path.exists("/usr/include/dlib/dnn.h"):
+                dlib = [a for a in command(flagship, os.path.join(HERE, "compile_cost", "dlib_one_net.cpp"))
+                        if not a.startswith(("-W", "-DTYPEGRAD"))]
+                out.append(timed_compile(dlib, flagship["directory"], DLIB_ONE_NET))
+            else:
+                print("  compile: dlib (libdlib-dev) is not installed: no dlib row", flush=True)
+            attribution.append(timed_compile(command(flagship) + ["-DTYPEGRAD_HEADER_ONLY"], flagship["directory"],
+                                             "flagship with TYPEGRAD_HEADER_ONLY (the weight-file I/O and "
+                                             "nlohmann-json compiled in the TU, not in the typegrad library)"))
             for k, (label, text) in enumerate(flagship_variants.variants(open(flagship["file"]).read())):
                 source = os.path.join(tmp, f"variant{k}.cpp")
                 with open(source, "w") as f:
@@ -399,6 +422,21 @@ def main():
         md.append(f"| every example (the flagship included) compiles in ≤ 5 s (CPU time; wall in the table below) | "
                   f"slowest: {slowest['file']} {slowest['cpu_s']:.2f} s CPU, {slowest['wall_s']:.2f} s wall | "
                   f"{'yes' if slowest['cpu_s'] <= 5 else 'no'} |")
+    # Issue 12: compile cost against dlib's one-net TU, as ratios measured in this run.
+    measured = {c["file"]: c for c in compile_rows if c["cpu_s"] is not None and c["status"] == "ok"}
+    dlib = measured.get(DLIB_ONE_NET)
+    for f, label, cpu_max, rss_max in ((ONE_NET, "the one-net TU (umbrella header)", 0.25, 0.5),
+                                       (flagship_variants.FLAGSHIP, "the flagship TU", 0.35, None)):
+        c = measured.get(f)
+        if not (dlib and c):
+            continue
+        cpu = c["cpu_s"] / dlib["cpu_s"]
+        rss = c["max_rss_mb"] / dlib["max_rss_mb"]
+        want = f"≤ {cpu_max}× dlib's one-net TU in CPU time" + (f" and ≤ {rss_max}× its peak RSS" if rss_max else "")
+        met = cpu <= cpu_max and (rss_max is None or rss <= rss_max)
+        md.append(f"| {label} {want} | {cpu:.2f}× CPU ({c['cpu_s']:.2f} s vs {dlib['cpu_s']:.2f} s), "
+                  f"{rss:.2f}× peak RSS ({c['max_rss_mb']:.0f} MB vs {dlib['max_rss_mb']:.0f} MB) | "
+                  f"{'yes' if met else 'no'} |")
     md.append("")
 
     def compile_table(first_column, rows):
@@ -419,7 +457,9 @@ def main():
                "Copies of the flagship compiled with its own command (bench/compile_cost/flagship_variants.py): "
                "without the weights-file I/O, and with that I/O replaced by the least use of nlohmann-json any "
                "safetensors header reader and writer needs (its public `sax_parse` with a handler that does nothing, "
-               "and `dump()`: bench/compile_cost/nlohmann_floor.hpp); and a TU that only includes nlohmann-json.", ""
+               "and `dump()`: bench/compile_cost/nlohmann_floor.hpp); a TU that only includes nlohmann-json; and "
+               "the flagship as a header-only user compiles it (`TYPEGRAD_HEADER_ONLY`: what the typegrad library "
+               "saves it).", ""
                ] + compile_table("variant", attribution)
     md += ["Files: results.csv (every row and engine, with the per-round samples), compile.csv, chart.png.", ""]
     with open(os.path.join(a.out, "results.md"), "w") as f:

@@ -3,9 +3,9 @@
 # Usage: scripts/install-deps.sh [core|bench]   (core: build + tests; bench: also the comparison engines)
 set -euo pipefail
 want=(g++ clang cmake ninja-build ccache libboost-dev libxsimd-dev catch2 libbenchmark-dev
-      nlohmann-json3-dev libclang-rt-14-dev python3)
+      nlohmann-json3-dev libclang-rt-14-dev python3 libopenmpi-dev openmpi-bin)
 if [[ "${1:-core}" == "bench" ]]; then
-  want+=(libeigen3-dev libtorch-dev python3-torch python3-matplotlib python3-numpy libopenblas0-pthread time)
+  want+=(libeigen3-dev libtorch-dev python3-torch python3-matplotlib python3-numpy libopenblas0-pthread time libdlib-dev)
 fi
 missing=()
 for p in "${want[@]}"; do
