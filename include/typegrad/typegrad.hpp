@@ -42,6 +42,8 @@
 #include <typegrad/optim/optim.hpp>
 #include <typegrad/privacy/accountant.hpp>
 #include <typegrad/privacy/dp_sgd.hpp>
+#include <typegrad/train/cross_validate.hpp>
 #include <typegrad/train/fit.hpp>
 #include <typegrad/train/metrics.hpp>
 #include <typegrad/train/non_finite.hpp>
+#include <typegrad/train/thread_pool.hpp>

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -21,10 +22,13 @@
 #include <typegrad/core/config.hpp>
 #include <typegrad/data/dataset.hpp>
 #include <typegrad/data/split.hpp>
+#include <typegrad/io/detail/message.hpp>
 #include <typegrad/losses/losses.hpp>
 #include <typegrad/network/network.hpp>
 #include <typegrad/network/train.hpp>
 #include <typegrad/optim/optimizer.hpp>
+#include <typegrad/train/detail/batch.hpp>
+#include <typegrad/train/detail/data_parallel.hpp>
 #include <typegrad/train/metrics.hpp>
 #include <typegrad/train/non_finite.hpp>
 
@@ -48,6 +52,10 @@ struct fit_options {
   /// A batch with a non-finite input, loss or gradient: stop with non_finite_error (default) or
   /// skip it; either way the weights and optimizer state stay as before that batch.
   non_finite on_non_finite = non_finite::stop;
+  /// Threads each mini-batch step is split over (0: every hardware thread). 1 runs the fused
+  /// single-thread step. More split the batch into chunks of at least 32 rows (see README,
+  /// "Threads"), so at most B / 32 threads are used; history::threads says how many were.
+  std::size_t threads = 1;
 };
 
 /// One epoch of a fit: what a plot or a log needs. Missing values are NaN.
@@ -68,6 +76,7 @@ struct history {
   std::size_t best_epoch = 0;  ///< 1-based; 0 when nothing was monitored
   bool stopped_early = false;
   std::size_t skipped_batches = 0;  ///< over all epochs (non_finite::skip_batch)
+  std::size_t threads = 1;          ///< threads the mini-batch steps ran on (fit_options::threads, clamped)
 
   /// Writes the history as CSV (epoch,train_loss,validation_loss,validation_accuracy,seconds,samples_per_second).
   void write_csv(const std::string& path) const {
@@ -88,58 +97,6 @@ struct no_callback {
 };
 
 namespace detail {
-
-// The target a loss takes for B rows of a dataset: the dense matrix, or the class indices.
-template <class Loss, class T, std::size_t B, std::size_t Out, std::size_t Targets>
-constexpr bool uses_class_indices() {
-  if constexpr (Loss::template accepts<matrix<T, B, Out>, T, B, Out> && Targets == Out) return false;
-  else {
-    static_assert(Targets == 1 && Loss::template accepts<std::array<int, B>, T, B, Out>,
-                  "typegrad::fit: the dataset's targets fit neither the loss's dense target (Targets == the "
-                  "network's outputs) nor a class index (Targets == 1 with softmax_cross_entropy)");
-    return true;
-  }
-}
-
-template <class Loss, class T, std::size_t B, std::size_t Out, std::size_t Targets>
-struct batch_target {
-  static constexpr bool indices = uses_class_indices<Loss, T, B, Out, Targets>();
-  std::conditional_t<indices, std::array<int, B>, matrix<T, B, Out>> value{};
-  void set(const matrix<T, B, Targets>& t) noexcept {
-    if constexpr (indices)
-      for (std::size_t b = 0; b < B; ++b) value[b] = static_cast<int>(std::lround(t(b, 0)));
-    else
-      value = t;
-  }
-};
-
-// The forward pass of B rows for prediction, validation and the short batch: out of line, so
-// those share one copy of the generated code (train_step keeps its own, inlined in the loop).
-// Pass is the training pass unless the network has a layer that infers differently (batch
-// norm's running statistics): then prediction and validation get their own inference copy.
-template <std::size_t B, pass Pass = pass::training, class Net>
-[[gnu::noinline]] void forward_rows(const Net& net, typename Net::template workspace<B>& ws,
-                                    const typename Net::value_type* x) noexcept {
-  net.template forward<B, Net::inference_differs ? Pass : pass::training>(ws, x);
-}
-
-// The mean loss of rows [0, n) of padded network outputs `y` (B rows), one row at a time: the
-// rows after n are padding. Only the loss is instantiated for one row, not the network.
-template <class Net, class Loss, std::size_t B, std::size_t Targets>
-double rows_loss(const typename Net::value_type* y, const matrix<typename Net::value_type, B, Targets>& t,
-                 std::size_t n) noexcept {
-  using T = typename Net::value_type;
-  constexpr std::size_t out = Net::out_size, stride = padded<T>(out);
-  matrix<T, 1, Targets> t1;
-  batch_target<Loss, T, 1, out, Targets> target;
-  double sum = 0;
-  for (std::size_t r = 0; r < n; ++r) {
-    std::copy_n(t.row(r), Targets, t1.data());
-    target.set(t1);
-    sum += Loss::template evaluate<T, 1, out>(y + r * stride, target.value, static_cast<T*>(nullptr));
-  }
-  return sum / double(n);
-}
 
 // One step of fit on the first n rows of x: n == B is a whole mini-batch, the same computation
 // as train_step; n < B is the short last batch (the rows after n zero), one step of the mean
@@ -238,6 +195,20 @@ validation_scores evaluate_batches(const Net& net, const dataset<T, F, Targets>&
 
 inline bool stderr_is_terminal() noexcept { return ::isatty(2) == 1; }
 
+// The threads fit steps on: fit_options::threads resolved (0: all hardware threads) and clamped
+// to the batch's chunks. An explicit request it cannot honour is an error; 0 then means 1.
+template <std::size_t B, class Net>
+std::size_t fit_threads(std::size_t requested, bool is_private) {
+  const std::size_t wanted = resolve_threads(requested);
+  if (wanted <= 1) return 1;
+  const char* why = is_private ? "DP-SGD (privacy::fit_options with noise_multiplier > 0) clips per-example gradients on one thread"
+                    : Net::inference_differs ? "a layer with batch statistics (batch norm) needs the whole mini-batch on one thread"
+                                             : nullptr;
+  if (why && requested == 0) return 1;
+  if (why) throw std::invalid_argument(message({"typegrad::fit: threads = ", requested, ": ", why, "; use threads = 1"}));
+  return std::min(wanted, max_fit_threads<B>);
+}
+
 }  // namespace detail
 
 /// Network outputs for every sample of `data` (n × out_size, row-major), B rows at a time.
@@ -286,6 +257,9 @@ double evaluate_accuracy(const Net& net, const Loss&, const dataset<T, F, Target
 /// on_batch(epoch, batch_index, loss) is called after every step. A batch with a non-finite input,
 /// loss or gradient throws non_finite_error naming the epoch, batch and sample, with the weights
 /// and optimizer state from before that batch (options.on_non_finite: or skip it).
+/// With options.threads != 1 each step is split over a pool of threads made once per fit (see
+/// detail/data_parallel.hpp): the same mean gradient, summed in a fixed order, so the result is
+/// bit-identical run to run for a given thread count (and within rounding of one thread's).
 /// With typegrad::privacy::fit_options (privacy/dp_sgd.hpp) the epochs are DP-SGD's lots instead;
 /// a type of its own, so that only private fits compile the per-example gradient path.
 template <std::size_t B, network_type Net, class Loss, class Opt, class T, std::size_t F, std::size_t Targets,
@@ -321,6 +295,14 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
     if constexpr (is_private) return options.template private_trainer<Loss>(net, train, B);
     else return nullptr;
   }();
+  // Steps split over threads: a pool and per-thread buffers made once, here (see data_parallel.hpp).
+  h.threads = detail::fit_threads<B, Net>(options.threads, dp != nullptr);
+  constexpr bool can_split = detail::max_fit_threads<B> > 1 && !Net::inference_differs;
+  auto parallel = [&] {
+    if constexpr (can_split)
+      return h.threads > 1 ? std::make_unique<detail::data_parallel_step<Net, Loss, B, F, Targets>>(h.threads) : nullptr;
+    else return nullptr;
+  }();
   // One step on the given rows of `train` (at most B; fewer make a short batch).
   auto step_rows = [&](Net& n_net, Opt& n_opt, std::span<const std::size_t> rows) {
     const std::size_t n = train.batch(rows, x, t);
@@ -330,7 +312,11 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
   auto batch_rows = [&](std::size_t k) {
     return std::span<const std::size_t>(order).subspan(k * B, std::min(B, order.size() - k * B));
   };
-  auto step_batch = [&](Net& n_net, Opt& n_opt, std::size_t k) { return step_rows(n_net, n_opt, batch_rows(k)); };
+  auto step_batch = [&](Net& n_net, Opt& n_opt, std::size_t k) {
+    if constexpr (can_split)
+      if (parallel) return parallel->step(n_net, n_opt, train, batch_rows(k), guard.enabled());
+    return step_rows(n_net, n_opt, batch_rows(k));
+  };
   std::vector<double> batch_loss(order.size() / B + 2);  // this epoch's; NaN: left out (when checked)
 
   for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
@@ -343,7 +329,7 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
     // The short last batch is padded to B rows; batch statistics (batch norm) would count the
     // padding, so such networks skip it, as PyTorch's DataLoader with drop_last=True.
     const bool train_short_batch = order.size() % B != 0 && !Net::inference_differs;
-    const std::size_t batches = dp ? 0 : order.size() / B + (train_short_batch ? 1 : 0);
+    const std::size_t batches = dp != nullptr ? 0 : order.size() / B + (train_short_batch ? 1 : 0);
     if constexpr (is_private)
       if (dp) {  // DP-SGD: lots of clipped per-example gradients plus noise replace the mini-batches
         const auto r = dp->epoch(net, opt, train, [&](std::size_t lot, double l) { on_batch(epoch, lot, l); });
