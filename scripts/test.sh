@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite in three configurations:
-#   1. g++,     -march=native (AVX-512 or AVX2+FMA), all tests, compile-fail tests, examples, consumers
+#   1. g++,     -march=native (AVX-512 or AVX2+FMA), all tests, compile-fail tests, examples, consumers,
+#               and the MPI tests under mpirun -np 2 --oversubscribe (ctest: typegrad_mpi_tests)
 #   2. g++,     no -march (SSE2 baseline: other vector width, other tails), -O2, unit tests
 #   3. clang++, AddressSanitizer + UndefinedBehaviorSanitizer, -march=x86-64-v3, -O1, unit tests
 #   then every fuzz target for FUZZ_SECONDS (default 15) seconds
