@@ -24,46 +24,58 @@ template <class V> V vabs(const V& v) noexcept;
 template <class V> V vmax(const V& a, const V& b) noexcept;
 template <class C, class V> V vselect(const C& c, const V& a, const V& b) noexcept;
 
+template <class V> V vmin(const V& a, const V& b) noexcept { if constexpr (is_scalar<V>) return a < b ? a : b; else return xsimd::min(a, b); }
+template <class V> V vfma(const V& a, const V& b, const V& c) noexcept { if constexpr (is_scalar<V>) return a * b + c; else return xsimd::fma(a, b, c); }
+// x·P(x²)/Q(x²) as its two factors P(x²) and x/Q(x²) (seven and four coefficients), for the
+// caller to multiply (or multiply-add): both polynomials in Estrin form (powers x⁴ and x⁸), and
+// x/Q divided while P is still being summed, about two thirds of the dependency chain of Horner's
+// form and (P·x)/Q.
+template <class V>
+struct rational_factors {
+  V num, ratio;
+};
+template <class V>
+rational_factors<V> odd_rational_13_6(const V& x, const float (&p)[7], const float (&q)[4]) noexcept {
+  const V x2 = x * x;
+  const V x4 = x2 * x2;
+  const V x8 = x4 * x4;
+  const V p01 = vfma(x2, V(p[1]), V(p[0]));
+  const V p23 = vfma(x2, V(p[3]), V(p[2]));
+  const V p45 = vfma(x2, V(p[5]), V(p[4]));
+  const V num = vfma(vfma(V(p[6]), x4, p45), x8, vfma(p23, x4, p01));
+  const V den = vfma(vfma(x2, V(q[3]), V(q[2])), x4, vfma(x2, V(q[1]), V(q[0])));
+  return {num, x / den};
+}
+inline constexpr float tanh_p[7] = {4.89352455891786e-03f,  6.37261928875436e-04f, 1.48572235717979e-05f,
+                                    5.12229709037114e-08f,  -8.60467152213735e-11f, 2.00018790482477e-13f,
+                                    -2.76076847742355e-16f};
+inline constexpr float tanh_q[4] = {4.89352518554385e-03f, 2.26843463243900e-03f, 1.18534705686654e-04f,
+                                    1.19825839466702e-06f};
 // tanh in single precision as a [13/6] rational function clamped to ±7.9988 (where it reaches
 // exactly ±1), with tanh x ≈ x below 4e-4: coefficients from Eigen's generic_fast_tanh_float
 // (MPL-2.0), accurate to a few ulp (tests hold it to 5e-7 relative and absolute, against
 // std::tanh). About half the latency of an exp-based tanh, which the batch-1 critical path feels.
 // Scalars and SIMD lanes use the same formula, so they agree exactly.
-template <class V> V vmin(const V& a, const V& b) noexcept { if constexpr (is_scalar<V>) return a < b ? a : b; else return xsimd::min(a, b); }
-template <class V> V vfma(const V& a, const V& b, const V& c) noexcept { if constexpr (is_scalar<V>) return a * b + c; else return xsimd::fma(a, b, c); }
 template <class V>
 V tanh_float(const V& a) noexcept {
   const V x = vmax(vmin(a, V(7.99881172180175781f)), V(-7.99881172180175781f));
-  // Both polynomials in x² in Estrin form (powers x⁴ and x⁸), and x/q divided while the numerator
-  // is still being summed: about two thirds of the dependency chain of Horner's form and (p·x)/q.
-  const V x2 = x * x;
-  const V x4 = x2 * x2;
-  const V x8 = x4 * x4;
-  const V p01 = vfma(x2, V(6.37261928875436e-04f), V(4.89352455891786e-03f));
-  const V p23 = vfma(x2, V(5.12229709037114e-08f), V(1.48572235717979e-05f));
-  const V p45 = vfma(x2, V(2.00018790482477e-13f), V(-8.60467152213735e-11f));
-  const V p = vfma(vfma(V(-2.76076847742355e-16f), x4, p45), x8, vfma(p23, x4, p01));
-  const V q = vfma(vfma(x2, V(1.19825839466702e-06f), V(1.18534705686654e-04f)), x4,
-                   vfma(x2, V(2.26843463243900e-03f), V(4.89352518554385e-03f)));
-  return vselect(vabs(a) < V(0.0004f), a, p * (x / q));
+  const auto r = odd_rational_13_6(x, tanh_p, tanh_q);
+  return vselect(vabs(a) < V(0.0004f), a, r.num * r.ratio);
 }
 // σ(x) = 1/2 + tanh(x/2)/2 in single precision with the same rational function, its coefficients
-// rescaled to take x² and return the tanh term already halved (the clamp at twice the bound): the
-// latency of one tanh, not of an exp and a division. Within 2e-7 of σ in absolute terms, which is
-// what matters where it scales values of order 1 (a recurrent cell's gates use it).
+// rescaled (p_i/4^(i+1), q_i/4^i) to take x and return the tanh term already halved; the clamp
+// at twice tanh's: the latency of one tanh, not of an exp and a division. Within 2e-7 of σ in
+// absolute terms, which is what matters where it scales values of order 1 (the recurrent gates).
+inline constexpr float sigmoid_p[7] = {1.2233811430633068e-03f, 3.982887210440822e-05f, 2.3214411726257822e-07f,
+                                       2.0008973644625172e-10f, -8.402999840005296e-14f, 4.8832713341186396e-17f,
+                                       -1.6850392860741158e-20f};
+inline constexpr float sigmoid_q[4] = {4.8935250379145145e-03f, 5.671086837537587e-04f, 7.4084191510337405e-06f,
+                                       1.8722786876423925e-08f};
 template <class V>
 V sigmoid_float(const V& a) noexcept {
   const V x = vmax(vmin(a, V(15.9976234436035156f)), V(-15.9976234436035156f));
-  const V x2 = x * x;
-  const V x4 = x2 * x2;
-  const V x8 = x4 * x4;
-  const V p01 = vfma(x2, V(3.982887210440822e-05f), V(1.2233811430633068e-03f));
-  const V p23 = vfma(x2, V(2.0008973644625172e-10f), V(2.3214411726257822e-07f));
-  const V p45 = vfma(x2, V(4.8832713341186396e-17f), V(-8.402999840005296e-14f));
-  const V p = vfma(vfma(V(-1.6850392860741158e-20f), x4, p45), x8, vfma(p23, x4, p01));
-  const V q = vfma(vfma(x2, V(1.8722786876423925e-08f), V(7.4084191510337405e-06f)), x4,
-                   vfma(x2, V(5.671086837537587e-04f), V(4.8935250379145145e-03f)));
-  return vfma(p, x / q, V(0.5f));
+  const auto r = odd_rational_13_6(x, sigmoid_p, sigmoid_q);
+  return vfma(r.num, r.ratio, V(0.5f));
 }
 template <class V> V vtanh(const V& v) noexcept {
   if constexpr (std::is_same_v<V, float> || std::is_same_v<V, xsimd::batch<float>>) return tanh_float(v);

@@ -26,6 +26,7 @@
 #include <typegrad/mpi/communicator.hpp>
 #include <typegrad/network/network.hpp>
 #include <typegrad/network/train.hpp>
+#include <typegrad/optim/apply_gradient.hpp>
 #include <typegrad/optim/clip.hpp>
 #include <typegrad/privacy/accountant.hpp>
 #include <typegrad/privacy/dp_sgd.hpp>
@@ -419,7 +420,7 @@ history fit(const communicator& comm, Net& net, const Loss& loss, Opt& opt, cons
                                    "weights are those before this step");
           }
           detail::unpack(buffer.data(), *grad);
-          privacy::detail::apply_gradient(net, opt, *grad);
+          typegrad::detail::apply_gradient(net, opt, *grad);
           loss_sum += l * double(n);
           trained += n;
         } else if (!finite_input) {
@@ -430,7 +431,7 @@ history fit(const communicator& comm, Net& net, const Loss& loss, Opt& opt, cons
             loss_sum += double(train_step(net, loss, opt, x, target.value)) * double(n);
           } else if (n > 0) {
             loss_sum += detail::batch_gradient<B, Net, Loss>(net, x, t, target.value, n, *grad) * double(n);
-            privacy::detail::apply_gradient(net, opt, *grad);
+            typegrad::detail::apply_gradient(net, opt, *grad);
           }
         }
         if (local && ((k + 1) % every == 0 || k + 1 == steps)) {

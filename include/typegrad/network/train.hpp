@@ -56,27 +56,31 @@ constexpr bool check_call() {
                                                               Net::depth - 1, Net::out_size, rows_of<X>>::value;
 }
 
-// Stores one layer's gradient registers into its block of a gradient object.
-template <class Block>
+// Writes (Add: adds) each parameter register's gradient into a block of a gradient object
+// instead of updating the parameters.
+template <class Block, bool Add = false>
 struct block_sink {
   Block* block;
   static constexpr bool writes_parameters = false;
   template <std::size_t P, class V>
   V update(simd::param_c<P> p, std::size_t offset, const V& w, const V& g) noexcept {
-    g.store_aligned(block->data(p) + offset);
+    if constexpr (Add)
+      (V::load_aligned(block->data(p) + offset) + g).store_aligned(block->data(p) + offset);
+    else
+      g.store_aligned(block->data(p) + offset);
     return w;
   }
 };
 
-// Writes each layer's gradient into a network_parameters object instead of updating.
-template <class Params>
+// Writes (Add: adds) each layer's gradient into a network_parameters object instead of updating.
+template <class Params, bool Add = false>
 struct gradient_sink {
   Params* grad;
   static constexpr bool writes_parameters = false;
   template <std::size_t I>
   auto layer() noexcept {
     using block_t = std::remove_reference_t<decltype(get<I>(*grad))>;
-    return block_sink<block_t>{&get<I>(*grad)};
+    return block_sink<block_t, Add>{&get<I>(*grad)};
   }
 };
 

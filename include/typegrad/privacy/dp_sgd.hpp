@@ -24,6 +24,7 @@
 #include <typegrad/data/split.hpp>
 #include <typegrad/network/network.hpp>
 #include <typegrad/network/train.hpp>
+#include <typegrad/optim/apply_gradient.hpp>
 #include <typegrad/optim/clip.hpp>
 #include <typegrad/optim/optimizer.hpp>
 #include <typegrad/privacy/accountant.hpp>
@@ -73,35 +74,6 @@ inline lot_plan plan_lots(std::size_t examples, std::size_t lot_size, lot_sampli
   }
   return {double(lot_size) / double(examples), examples / lot_size, double(lot_size)};
 }
-
-namespace detail {
-
-// Hands a whole gradient to an optimizer: an optimizer object's step(params, grad), or a
-// stateless policy (sgd{lr}, or any update_policy) register by register, as the fused sweep would.
-template <class Net, class Opt>
-void apply_gradient(Net& net, Opt& opt, const typename Net::parameters_type& grad) noexcept {
-  using T = typename Net::value_type;
-  using V = simd::batch<T>;
-  if constexpr (requires { opt.step(net.parameters(), grad); }) {
-    opt.step(net.parameters(), grad);
-  } else {
-    if constexpr (requires { opt.begin_step(); }) opt.begin_step();
-    auto&& policy = typegrad::detail::step_policy<T>(opt);
-    auto& params = net.parameters();
-    boost::hana::for_each(boost::hana::make_range(boost::hana::size_c<0>, boost::hana::size_c<Net::depth>), [&](auto I) {
-      constexpr std::size_t i = decltype(I)::value;
-      auto&& u = typegrad::detail::layer_updater<i>(policy);
-      auto& block = get<i>(params);
-      const auto& g = get<i>(grad);
-      typegrad::detail::for_each_block_register<std::remove_cvref_t<decltype(block)>>([&](auto p, std::size_t off) {
-        u.update(p, off, V::load_aligned(block.data(p) + off), V::load_aligned(g.data(p) + off))
-            .store_aligned(block.data(p) + off);
-      });
-    });
-  }
-}
-
-}  // namespace detail
 
 /// One DP-SGD step at a time for networks of type Net: add each example of a lot (its gradient is
 /// computed alone, at batch 1, and scaled to L2 norm ≤ C over all layers), then step(): Gaussian
@@ -177,7 +149,7 @@ class dp_sgd {
       value_type* sum = get<decltype(I)::value>(*sum_).data(p) + off;
       (V::load_aligned(sum) * inv).store_aligned(sum);
     });
-    detail::apply_gradient(net, opt, *sum_);
+    typegrad::detail::apply_gradient(net, opt, *sum_);
     clear();
     ++steps_;
   }

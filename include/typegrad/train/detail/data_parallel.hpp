@@ -17,6 +17,7 @@
 #include <typegrad/data/dataset.hpp>
 #include <typegrad/network/network.hpp>
 #include <typegrad/network/train.hpp>
+#include <typegrad/optim/apply_gradient.hpp>
 #include <typegrad/optim/optimizer.hpp>
 #include <typegrad/simd/kernels.hpp>
 #include <typegrad/train/detail/batch.hpp>
@@ -75,56 +76,6 @@ void add_into(Params& sum, const Params& other) noexcept {
   });
 }
 
-// Adds one layer's gradient registers onto its block of a gradient object.
-template <class Block>
-struct accumulating_block_sink {
-  Block* block;
-  static constexpr bool writes_parameters = false;
-  template <std::size_t P, class V>
-  V update(simd::param_c<P> p, std::size_t offset, const V& w, const V& g) noexcept {
-    (V::load_aligned(block->data(p) + offset) + g).store_aligned(block->data(p) + offset);
-    return w;
-  }
-};
-template <class Params>
-struct accumulating_sink {
-  Params* grad;
-  static constexpr bool writes_parameters = false;
-  template <std::size_t I>
-  auto layer() noexcept {
-    using block_t = std::remove_reference_t<decltype(get<I>(*grad))>;
-    return accumulating_block_sink<block_t>{&get<I>(*grad)};
-  }
-};
-
-/// One optimizer step from a whole gradient: an optimizer object's step(params, grad) (which
-/// clips first when it clips), or a stateless policy (sgd{lr}) register by register.
-template <class Net, class Opt>
-void apply_gradient_step(Net& net, Opt& opt, const typename Net::parameters_type& grad) noexcept {
-  using T = typename Net::value_type;
-  using V = simd::batch<T>;
-  if constexpr (requires { opt.step(net.parameters(), grad); }) {
-    opt.step(net.parameters(), grad);
-  } else {
-    if constexpr (requires { opt.begin_step(); }) opt.begin_step();
-    auto&& policy = step_policy<T>(opt);
-    auto& params = net.parameters();
-    namespace hana = boost::hana;
-    hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<Net::depth>), [&](auto I) {
-      constexpr std::size_t i = decltype(I)::value;
-      auto&& u = layer_updater<i>(policy);
-      auto& block = get<i>(params);
-      const auto& g = get<i>(grad);
-      using block_t = std::remove_cvref_t<decltype(block)>;
-      if constexpr (block_t::parameter_blocks > 0)
-        for_each_block_register<block_t>([&](auto p, std::size_t off) {
-          u.update(p, off, V::load_aligned(block.data(p) + off), V::load_aligned(g.data(p) + off))
-              .store_aligned(block.data(p) + off);
-        });
-    });
-  }
-}
-
 /// fit's mini-batch step on a pool of threads. The B rows are cut into parallel_chunks<B> chunks
 /// of C rows; thread i runs the forward and backward passes of its contiguous range of chunks
 /// in its own workspace and adds their gradients into its own gradient buffer. Then the calling
@@ -164,7 +115,7 @@ class data_parallel_step {
       loss_sum += w->value;
     }
     for (std::size_t i = 1; i < threads; ++i) add_into(workers_[0]->grad, workers_[i]->grad);
-    apply_gradient_step(net, opt, workers_[0]->grad);
+    apply_gradient(net, opt, workers_[0]->grad);
     return loss_sum / double(n);
   }
 
@@ -224,7 +175,7 @@ class data_parallel_step {
         for (std::size_t j = 0; j < Net::out_size; ++j) finite = finite && std::isfinite(dy[r * stride + j]);
       if (!finite) return std::isfinite(value) ? std::numeric_limits<double>::quiet_NaN() : value;
     }
-    accumulating_sink<typename Net::parameters_type> sink{&w.grad};
+    gradient_sink<typename Net::parameters_type, true> sink{&w.grad};  // adds
     // The sink never writes parameters (writes_parameters = false): the threads share `net` read-only.
     const_cast<Net&>(net).template backward<C, decltype(sink), loss_fuses_last_activation<Loss, Net>>(w.ws, sink);
     return value;
