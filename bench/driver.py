@@ -176,6 +176,8 @@ def timed_compile(args, cwd, label):
 
 UMBRELLA_ONLY = "a TU holding only #include <typegrad/typegrad.hpp>"
 ONE_NET = "bench/compile_cost/one_net.cpp"
+CONV_NET = "bench/compile_cost/conv_net.cpp"
+GRU_NET = "bench/compile_cost/gru_net.cpp"
 DLIB_ONE_NET = "bench/compile_cost/dlib_one_net.cpp (dlib)"
 
 
@@ -216,6 +218,9 @@ def compile_costs(build):
             out.append(timed_compile(command(flagship, umbrella), flagship["directory"], UMBRELLA_ONLY))
             out.append(timed_compile(command(flagship, os.path.join(HERE, "compile_cost", "one_net.cpp")),
                                      flagship["directory"], ONE_NET))
+            for probe, label in (("conv_net.cpp", CONV_NET), ("gru_net.cpp", GRU_NET)):
+                out.append(timed_compile(command(flagship, os.path.join(HERE, "compile_cost", probe)),
+                                         flagship["directory"], label))
             if os.path.exists("/usr/include/dlib/dnn.h"):
                 dlib = [a for a in command(flagship, os.path.join(HERE, "compile_cost", "dlib_one_net.cpp"))
                         if not a.startswith(("-W", "-DTYPEGRAD"))]
@@ -426,7 +431,9 @@ def main():
     measured = {c["file"]: c for c in compile_rows if c["cpu_s"] is not None and c["status"] == "ok"}
     dlib = measured.get(DLIB_ONE_NET)
     for f, label, cpu_max, rss_max in ((ONE_NET, "the one-net TU (umbrella header)", 0.25, 0.5),
-                                       (flagship_variants.FLAGSHIP, "the flagship TU", 0.35, None)):
+                                       (flagship_variants.FLAGSHIP, "the flagship TU", 0.35, None),
+                                       (CONV_NET, "a conv net TU (compile_cost/conv_net.cpp)", 0.35, None),
+                                       (GRU_NET, "a GRU net TU (compile_cost/gru_net.cpp)", 0.35, None)):
         c = measured.get(f)
         if not (dlib and c):
             continue
