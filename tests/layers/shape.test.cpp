@@ -138,6 +138,34 @@ TEMPLATE_TEST_CASE("layout conversions round-trip and zero the padding", "", flo
   for (std::size_t k = 0; k < tg::layout_size<T, B, s, tg::layout::rows>; ++k) REQUIRE(back.data[k] == rows.data[k]);
 }
 
+// A hidden dense layer with more outputs than inputs (and at least two registers of them) stores
+// W input-major (dense.hpp, prefer_hidden_input_major): its fused one-sample backward
+// (simd::dense_backward_input_major_dx), the row kernels over padded rows (B = 5) and the
+// feature-major ones (B = 17) against finite differences, parameters and dL/dx.
+TEST_CASE("hidden input-major dense layers match finite differences") {
+  using net_t = tg::network<tg::input<6, double>, tg::dense<7, tg::tanh>, tg::dense<37, tg::sigmoid>,
+                            tg::dense<41, tg::tanh>, tg::dense<3>>;
+  STATIC_REQUIRE(net_t::layer_t<1>::input_major);
+  STATIC_REQUIRE(!net_t::layer_t<1>::reads_unpadded_input);
+  STATIC_REQUIRE(net_t::layer_t<2>::input_major);
+  STATIC_REQUIRE(!net_t::layer_t<3>::input_major);
+  auto check = [&]<std::size_t B>() {
+    net_t net{tg::init::glorot_uniform{B}};
+    tg::matrix<double, B, 6> x;
+    tg::matrix<double, B, 3> t;
+    fill(x, 0.3 * B);
+    fill(t, 0.1 * B);
+    INFO("batch " << B);
+    const auto r = tg::check_gradient(net, tg::mse{}, x, t);
+    INFO("worst relative error " << r.max_relative_error << " at layer " << r.layer);
+    REQUIRE(r.max_relative_error <= tolerance);
+    REQUIRE(test_support::input_gradient_error(net, tg::mse{}, x, t) <= tolerance);
+  };
+  check.template operator()<1>();
+  check.template operator()<5>();
+  check.template operator()<17>();
+}
+
 // dL/dx from the backward pass against finite differences: a first dense layer stored
 // input-major or output-major, row-major (B = 1, 5) and feature-major (B = 17) batches, and
 // a shaped network.

@@ -64,6 +64,9 @@ TEMPLATE_TEST_CASE("train_step with sgd (and weight decay) equals gradient + the
   // takes the fused sigmoid + BCE gradient with the value computed last.
   using xor_net = tg::network<tg::input<2, T>, tg::dense<8, tg::tanh>, tg::dense<1, tg::sigmoid>>;
   using wide_in = tg::network<tg::input<37, T>, tg::dense<3, tg::relu>, tg::dense<2>>;
+  // A hidden layer stored input-major (5 → 35) takes the fused one-sample dx + accumulate path.
+  using hidden_input_major = tg::network<tg::input<4, T>, tg::dense<5, tg::tanh>, tg::dense<35, tg::relu>, tg::dense<2>>;
+  STATIC_REQUIRE(hidden_input_major::template layer_t<1>::input_major);
   for (const double wd : {0.0, 0.01}) {
     tg::vector<T, 1> t1;
     fill_probabilities(t1);
@@ -77,6 +80,8 @@ TEMPLATE_TEST_CASE("train_step with sgd (and weight decay) equals gradient + the
     tg::matrix<T, 5, 2> t52;
     fill(t52, 2.0);
     check_step<T, 5, wide_in>(tg::mse{}, t52, wd);
+    check_step<T, 1, hidden_input_major>(tg::mse{}, t2, wd);
+    check_step<T, 5, hidden_input_major>(tg::mse{}, t52, wd);
   }
 }
 
@@ -91,6 +96,36 @@ TEMPLATE_TEST_CASE("load_partial fills N lanes and zeroes the rest", "[simd]", f
     for (std::size_t i = 0; i < L; ++i) REQUIRE(out[i] == (i < N ? src[i] : T(0)));
   };
   [&]<std::size_t... N>(std::index_sequence<N...>) { (check.template operator()<N + 1>(), ...); }(std::make_index_sequence<L>{});
+}
+
+TEMPLATE_TEST_CASE("transpose_sum: lane j is the sum of register j, for the first Rows registers of UsedLanes lanes",
+                   "[simd]", float, double) {
+  using T = TestType;
+  constexpr std::size_t L = tg::lanes<T>;
+  auto check = [&]<std::size_t Rows, std::size_t Used>() {
+    // Small integers: every sum is exact in any order. Registers past Rows hold values that must
+    // not be read (the kernel may not touch them), lanes past Used are zero as the kernels promise.
+    tg::simd::batch<T> acc[L];
+    alignas(tg::alignment) T lanes_of[L];
+    T expected[L] = {};
+    for (std::size_t j = 0; j < L; ++j) {
+      for (std::size_t i = 0; i < L; ++i) {
+        lanes_of[i] = i < Used ? T((j * 7 + i * 3) % 11) - T(5) : T(0);
+        if (j < Rows) expected[j] += lanes_of[i];
+      }
+      acc[j] = tg::simd::batch<T>::load_aligned(lanes_of);
+      if (j >= Rows) acc[j] = tg::simd::batch<T>(T(1000));
+    }
+    alignas(tg::alignment) T out[L];
+    tg::simd::transpose_sum<T, Rows, Used>(acc).store_aligned(out);
+    INFO("rows " << Rows << ", used lanes " << Used);
+    for (std::size_t j = 0; j < L; ++j) REQUIRE(out[j] == expected[j]);
+  };
+  [&]<std::size_t... R>(std::index_sequence<R...>) {
+    ((check.template operator()<R + 1, L>(), check.template operator()<R + 1, (L + 1) / 2>(),
+      check.template operator()<R + 1, 1>()),
+     ...);
+  }(std::make_index_sequence<L>{});
 }
 
 TEMPLATE_TEST_CASE("activations with f(0) != 0 keep the parameter padding zero on every batch path", "[network][train][padding]",

@@ -124,6 +124,18 @@ TEMPLATE_TEST_CASE("stream: causal conv1d (dilation, groups) → transpose → g
     INFO("worst relative difference " << d);
     REQUIRE(d <= tolerance);
   }
+  SECTION("one channel, k 1 then k 3: the window slid in a register at every vector width") {
+    // (One undilated channel with K ≤ lanes slides its taps in a register, simd::slide_window; k 3
+    // fits SSE2's four floats too, and k 1 is a window of the present alone.)
+    constexpr std::size_t L = 23;
+    using net_t = network<input<L, T>, unflatten<1, L>, conv1d<1, 1, causal>, conv1d<4, 3, tg::relu, causal>, transpose,
+                          dense<2>>;
+    net_t net{init::pytorch_default{12}};
+    const double d = stream_vs_window(
+        net, L, 0.7, [](std::size_t t, std::size_t) { return t; }, [](std::size_t t, std::size_t k) { return t * 2 + k; });
+    INFO("worst relative difference " << d);
+    REQUIRE(d <= tolerance);
+  }
 }
 
 TEMPLATE_TEST_CASE("stream: a network of dense layers streams whole samples, exactly as net(x)", "[stream][dense]",

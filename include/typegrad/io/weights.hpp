@@ -61,10 +61,6 @@ concept weights_module_count = requires {
 };
 
 template <class L>
-inline constexpr bool weights_is_dense = false;
-template <class T, class S, std::size_t Out, class Act, bool InputMajor>
-inline constexpr bool weights_is_dense<dense_layer<T, S, Out, Act, InputMajor>> = true;
-template <class L>
 inline constexpr bool weights_is_reshape = false;
 template <class T, class In, class Out>
 inline constexpr bool weights_is_reshape<reshape_layer<T, In, Out>> = true;
@@ -90,7 +86,7 @@ template <std::size_t Index, class Layer, class T>
 void gather_weights_layer(std::vector<weights_layer<T>>& layers, const typename Layer::parameters& p) {
   using block = typename Layer::parameters;
   weights_layer<T>& l = layers.emplace_back();
-  if constexpr (weights_is_dense<Layer>) l.kind = weights_layer_kind::dense;
+  if constexpr (is_dense_layer<Layer>) l.kind = weights_layer_kind::dense;
   if constexpr (weights_is_reshape<Layer>) l.kind = weights_layer_kind::reshape;
   if constexpr (weights_module_count<Layer>) l.modules = Layer::modules;
   if constexpr (requires { typename Layer::activation_type; })

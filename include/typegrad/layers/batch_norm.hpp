@@ -323,9 +323,12 @@ requires(!has_with_activation<linear<In, Out, Old>, Act>) struct with_activation
 /// A dense layer acting on the last axis of a shaped input: its outputs are not the channels
 /// batch norm sees (the first axis), so it does not fold.
 template <class L>
-inline constexpr bool dense_on_vectors = false;
-template <class T, class InShape, std::size_t Out, class Act, bool InputMajor>
-inline constexpr bool dense_on_vectors<dense_layer<T, InShape, Out, Act, InputMajor>> = InShape::rank > 1;
+inline constexpr bool dense_on_vectors = [] {
+  if constexpr (is_dense_layer<L>)
+    return L::in_shape::rank > 1;
+  else
+    return false;
+}();
 
 /// A layer batch norm can fold into: identity activation, weight rows and bias(o) per output
 /// channel (dense, convolutions), its output channels on the first axis.

@@ -279,29 +279,42 @@ struct conv_streaming<T, G, Act, true> {
   static constexpr stream_role streams_as = stream_role::channels;
   static constexpr bool stream_reads_unpadded_input = true;  // x_t only as scalars
   static constexpr std::size_t history = G::dw * (G::kw - 1);  // past inputs a step reads
-  struct stream_state {
+  // One undilated input channel (a signal's first layer) and a kernel of at most one register:
+  // the taps are the last K inputs, slid along in one register-wide slot (simd::slide_window),
+  // which is then the im2col row as it is.
+  static constexpr bool contiguous_taps = G::c == 1 && G::dw == 1 && G::kw <= lanes<T>;
+  struct ring_state {
     T past[history > 0 ? history * G::c : 1] = {};  // slot-major: slot j holds C values
     std::size_t next = 0;                           // the slot the present input goes to
   };
+  struct window_state {
+    alignas(alignment) T taps[lanes<T>] = {};  // the last K inputs, oldest first, then zero
+  };
+  using stream_state = std::conditional_t<contiguous_taps, window_state, ring_state>;
   // Scratch: [this step's taps, [C][K] | the pre-activation].
   static constexpr std::size_t stream_scratch_size = padded<T>(G::c * G::kw) + padded<T>(G::o);
 
   static void stream_step(const conv_parameters<T, G::o, G::cg, 1, G::kw, 1>& p, stream_state& s, const T* x, T* y,
                           T* scratch) noexcept {
     constexpr std::size_t C = G::c, K = G::kw, D = G::dw;
-    // Tap k reads the input (K − 1 − k)·D steps back: slot next − lag of the history, modulo its
-    // length; the last tap reads the present input.
-    std::size_t from[K];
-    constexpr std::size_t ring = std::max(history, std::size_t{1});
-    for (std::size_t k = 0; k + 1 < K; ++k) from[k] = (s.next + history - (K - 1 - k) * D) % ring;
     T* row = scratch;
-    simd::assemble<T, C * K>(row, [&](std::size_t j) {
-      const std::size_t c = j / K, k = j % K;
-      return k + 1 == K ? x[c] : s.past[from[k] * C + c];
-    });
-    if constexpr (history > 0) {
-      std::copy_n(x, C, s.past + s.next * C);
-      s.next = s.next + 1 == history ? 0 : s.next + 1;
+    if constexpr (contiguous_taps) {
+      simd::slide_window<T, K>(simd::batch<T>::load_aligned(s.taps), x[0]).store_aligned(s.taps);
+      row = s.taps;
+    } else {
+      // Tap k reads the input (K − 1 − k)·D steps back: slot next − lag of the history, modulo
+      // its length; the last tap reads the present input.
+      std::size_t from[K];
+      constexpr std::size_t ring = std::max(history, std::size_t{1});
+      for (std::size_t k = 0; k + 1 < K; ++k) from[k] = (s.next + history - (K - 1 - k) * D) % ring;
+      simd::assemble<T, C * K>(row, [&](std::size_t j) {
+        const std::size_t c = j / K, k = j % K;
+        return k + 1 == K ? x[c] : s.past[from[k] * C + c];
+      });
+      if constexpr (history > 0) {
+        std::copy_n(x, C, s.past + s.next * C);
+        s.next = s.next + 1 == history ? 0 : s.next + 1;
+      }
     }
     T* z = Act::is_identity ? y : scratch + padded<T>(C * K);
     if constexpr (G::groups == 1) {

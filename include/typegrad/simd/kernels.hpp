@@ -55,27 +55,47 @@ inline __m256 transpose_sum8(const __m256* h) noexcept {
 #endif
 }  // namespace detail
 
-/// Sums each of L = lanes<T> registers into lane j of the result (a transposing horizontal add).
-template <class T>
+/// Sums each of the first Rows registers into lane j of the result (a transposing horizontal add);
+/// lanes from Rows on are zero and those registers are not read. UsedLanes says that only the
+/// first UsedLanes lanes of each register can be nonzero (a dot product over fewer values than a
+/// register holds): with AVX-512 and at most 8 rows or 8 used lanes, half of the work is skipped.
+template <class T, std::size_t Rows = lanes<T>, std::size_t UsedLanes = lanes<T>>
 inline batch<T> transpose_sum(const batch<T>* acc) noexcept {
+  static_assert(Rows >= 1 && Rows <= lanes<T> && UsedLanes >= 1);
   if constexpr (std::is_same_v<T, float> && std::is_base_of_v<xsimd::avx512f, typename batch<T>::arch_type>) {
 #if defined(__AVX512F__) && defined(__AVX2__)
     // xsimd 8.1's AVX-512 float haddp returns wrong sums (our kernel tests caught it): fold each
-    // register to 256 bits, then two 8-way transposing adds.
-    __m256 h[16];
-    for (std::size_t j = 0; j < 16; ++j) {
+    // register to 256 bits (nothing to fold when the upper half is zero), then 8-way transposing
+    // adds (one when there are at most 8 rows).
+    constexpr std::size_t halves = Rows <= 8 ? 1 : 2;
+    __m256 h[8 * halves];
+    TYPEGRAD_UNROLL for (std::size_t j = 0; j < 8 * halves; ++j) {
+      if (j >= Rows) {
+        h[j] = _mm256_setzero_ps();
+        continue;
+      }
       const __m512 v = acc[j];
-      h[j] = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+      h[j] = _mm512_castps512_ps256(v);
+      if constexpr (UsedLanes > 8) h[j] = _mm256_add_ps(h[j], _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
     }
-    const __m256 lo = detail::transpose_sum8(h), hi = detail::transpose_sum8(h + 8);
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+    const __m256 lo = detail::transpose_sum8(h);
+    if constexpr (halves == 1) return _mm512_zextps256_ps512(lo);
+    else {
+      const __m256 hi = detail::transpose_sum8(h + 8);
+      return _mm512_castpd_ps(
+          _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+    }
 #else
-    alignas(alignment) T sums[lanes<T>];
-    for (std::size_t j = 0; j < lanes<T>; ++j) sums[j] = xsimd::hadd(acc[j]);
+    alignas(alignment) T sums[lanes<T>] = {};
+    for (std::size_t j = 0; j < Rows; ++j) sums[j] = xsimd::hadd(acc[j]);
     return batch<T>::load_aligned(sums);
 #endif
-  } else {
+  } else if constexpr (Rows == lanes<T>) {
     return xsimd::haddp(acc);
+  } else {
+    batch<T> full[lanes<T>];
+    for (std::size_t j = 0; j < lanes<T>; ++j) full[j] = j < Rows ? acc[j] : batch<T>(T(0));
+    return xsimd::haddp(full);
   }
 }
 
@@ -154,6 +174,7 @@ template <class T, std::size_t B, std::size_t In, std::size_t Out>
 inline void dense_forward(const T* __restrict W, const T* __restrict bias, const T* __restrict X,
                           T* __restrict Z) noexcept {
   constexpr std::size_t L = lanes<T>, in_p = padded<T>(In), out_p = padded<T>(Out), chunks = in_p / L;
+  constexpr std::size_t used = std::min(In, L);  // lanes of a row's sum that can be nonzero
   for (std::size_t b = 0; b < B; ++b) {
     const T* x = X + b * in_p;
     T* z = Z + b * out_p;
@@ -167,7 +188,7 @@ inline void dense_forward(const T* __restrict W, const T* __restrict bias, const
         for (std::size_t j = 0; j < L; ++j)
           acc[j] = xsimd::fma(batch<T>::load_aligned(W + (o + j) * in_p + c * L), xv, acc[j]);
       }
-      (transpose_sum<T>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
+      (transpose_sum<T, L, used>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
     }
     if constexpr (Out % L != 0 && Out % L <= 2) {
       // One or two rows left: their own horizontal sums are cheaper than a transposing one. The
@@ -193,7 +214,7 @@ inline void dense_forward(const T* __restrict W, const T* __restrict bias, const
           acc[j] = xsimd::fma(batch<T>::load_aligned(W + (o + j) * in_p + c * L), xv, acc[j]);
       }
       // Rows past Out have zero sums and zero bias: the padding is exactly zero.
-      (transpose_sum<T>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
+      (transpose_sum<T, Out % L, used>(acc) + batch<T>::load_aligned(bias + o)).store_aligned(z + o);
     }
   }
 }
@@ -385,6 +406,51 @@ inline void dense_backward_input_major(T* __restrict W, T* __restrict bias, cons
   std::size_t c0 = 0;
   for (; c0 + block <= chunks; c0 += block) run.template operator()<block>(c0);
   if constexpr (chunks % block != 0) run.template operator()<chunks % block>(c0);
+}
+
+/// The fused backward of one sample for input-major W that also gives dX (a hidden layer): one
+/// sweep over W forms dX[i] = W[i]·dZ with the old weights (L rows at a time, summed by one
+/// transposing add) and hands every weight register and its gradient x[i]·dZ to the update.
+template <class T, std::size_t In, std::size_t Out, class Update>
+inline void dense_backward_input_major_dx(T* __restrict W, T* __restrict bias, const T* __restrict x,
+                                          const T* __restrict dZ, T* __restrict dX, Update& update) noexcept {
+  constexpr std::size_t L = lanes<T>, out_p = padded<T>(Out), chunks = out_p / L;
+  constexpr bool writes = std::remove_cvref_t<Update>::writes_parameters;
+  constexpr bool accumulate = accumulates_into_parameters<Update>;
+  constexpr std::size_t used = std::min(Out, L);  // lanes of a row's product that can be nonzero
+  auto rows = [&]<std::size_t R>(std::size_t i0) {
+    batch<T> dot[R];
+    TYPEGRAD_UNROLL for (std::size_t j = 0; j < R; ++j) {
+      const std::size_t i = i0 + j;
+      const batch<T> xi(x[i]);
+      for (std::size_t c = 0; c < chunks; ++c) {
+        const std::size_t off = i * out_p + c * L;
+        const auto w = batch<T>::load_aligned(W + off), dz = batch<T>::load_aligned(dZ + c * L);
+        dot[j] = c == 0 ? w * dz : xsimd::fma(w, dz, dot[j]);
+        if constexpr (accumulate) {
+          const auto start = update.accumulation_start(weight_c, off, w);
+          xsimd::fma(xi, dz * batch<T>(update.gradient_scale()), start).store_aligned(W + off);
+        } else {
+          const auto w_new = update.update(weight_c, off, w, xi * dz);
+          if constexpr (writes) w_new.store_aligned(W + off);
+        }
+      }
+    }
+    transpose_sum<T, R, used>(dot).store_aligned(dX + i0);
+  };
+  std::size_t i0 = 0;
+  for (; i0 + L <= In; i0 += L) rows.template operator()<L>(i0);
+  if constexpr (In % L != 0) rows.template operator()<In % L>(i0);
+  for (std::size_t c = 0; c < chunks; ++c) {
+    const std::size_t off = c * L;
+    const auto dz = batch<T>::load_aligned(dZ + off), b = batch<T>::load_aligned(bias + off);
+    if constexpr (accumulate) {
+      xsimd::fma(dz, batch<T>(update.gradient_scale()), update.accumulation_start(bias_c, off, b)).store_aligned(bias + off);
+    } else {
+      const auto b_new = update.update(bias_c, off, b, dz);
+      if constexpr (writes) b_new.store_aligned(bias + off);
+    }
+  }
 }
 
 }  // namespace typegrad::simd

@@ -115,43 +115,26 @@ inline void gate_product(const T* __restrict W, const T* __restrict v, batch<T> 
 }
 
 /// out[r] = add[r] + Σ_m Σ_k W[r·S + k·H + m·L ..]·D[m][k] for r < Rows, out[r] = add[r] up to
-/// Padded: the transposed product of gate-aligned registers D (zero past H) with the
+/// padded(Rows): the transposed product of gate-aligned registers D (zero past H) with the
 /// gate-contiguous weights, L rows at a time summed by one transposing horizontal add.
-template <class T, std::size_t Rows, std::size_t Padded, std::size_t S, std::size_t H, std::size_t G, std::size_t M>
+template <class T, std::size_t Rows, std::size_t S, std::size_t H, std::size_t G, std::size_t M>
 inline void gate_dot(const T* __restrict W, const batch<T> (&D)[M][G], const batch<T>* add, T* __restrict out) noexcept {
   constexpr std::size_t L = lanes<T>;
-#if defined(__AVX512F__) && defined(__AVX2__)
-  if constexpr (std::is_same_v<T, float> && L == 16 && Rows <= 8) {
-    // One block of at most 8 rows: each sum folded to 256 bits, then one 8-way transposing add
-    // (half the work of the 16-way one, whose upper half would be zero).
-    __m256 acc[8];
-    TYPEGRAD_UNROLL for (std::size_t j = 0; j < 8; ++j) {
-      batch<T> a(T(0));
-      if (j < Rows)
-        for (std::size_t m = 0; m < M; ++m)
-          for (std::size_t k = 0; k < G; ++k) a = xsimd::fma(batch<T>::load_unaligned(W + j * S + k * H + m * L), D[m][k], a);
-      const __m512 v = a;
-      acc[j] = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    }
-    batch<T> sum = _mm512_zextps256_ps512(detail::transpose_sum8(acc));
-    if (add != nullptr) sum += add[0];
-    sum.store_aligned(out);
-    return;
-  }
-#endif
-  for (std::size_t r0 = 0; r0 < Padded; r0 += L) {
-    batch<T> acc[L];
-    for (std::size_t j = 0; j < L; ++j) {
+  auto block = [&]<std::size_t R>(std::size_t r0) {
+    batch<T> acc[R];
+    TYPEGRAD_UNROLL for (std::size_t j = 0; j < R; ++j) {
       acc[j] = batch<T>(T(0));
-      if (r0 + j >= Rows) continue;
       for (std::size_t m = 0; m < M; ++m)
         for (std::size_t k = 0; k < G; ++k)
           acc[j] = xsimd::fma(batch<T>::load_unaligned(W + (r0 + j) * S + k * H + m * L), D[m][k], acc[j]);
     }
-    auto sum = transpose_sum<T>(acc);
+    auto sum = transpose_sum<T, R>(acc);
     if (add != nullptr) sum += add[r0 / L];
     sum.store_aligned(out + r0);
-  }
+  };
+  std::size_t r0 = 0;
+  for (; r0 + L <= Rows; r0 += L) block.template operator()<L>(r0);
+  if constexpr (Rows % L != 0) block.template operator()<Rows % L>(r0);
 }
 
 /// Rows gate-aligned vectors (G·hp apart) into gate-contiguous ones (S apart, zero past G·H):
@@ -367,8 +350,8 @@ inline void cell_backward(const T* wih, const T* whh, const T* gates, const T* e
       }
     }
   }
-  if constexpr (NeedDx) gate_dot<T, In, dims::in_padded, S, H, G, M>(wih, DX, nullptr, dx);
-  gate_dot<T, H, hp, S, H, G, M>(whh, DH, direct, dh);
+  if constexpr (NeedDx) gate_dot<T, In, S, H, G, M>(wih, DX, nullptr, dx);
+  gate_dot<T, H, S, H, G, M>(whh, DH, direct, dh);
 }
 
 }  // namespace typegrad::simd

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include <typegrad/core/config.hpp>
 #include <typegrad/simd/kernels.hpp>
@@ -38,6 +41,29 @@ inline void load_padded(const T* __restrict src, T* __restrict dst) noexcept {
 template <class T, std::size_t N>
 inline void copy_registers(const T* __restrict src, T* __restrict dst) noexcept {
   for (std::size_t q = 0; q < N; q += lanes<T>) batch<T>::load_aligned(src + q).store_aligned(dst + q);
+}
+
+/// v moved down by one lane (lane j takes lane j + 1; the top lane keeps its value): a sliding
+/// window of the last inputs advanced in a register, with one constant permute.
+template <class T>
+inline batch<T> shift_down(const batch<T>& v) noexcept {
+  using index_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  return [&]<std::size_t... J>(std::index_sequence<J...>) {
+    return xsimd::swizzle(
+        v, xsimd::batch_constant<xsimd::batch<index_t, typename batch<T>::arch_type>,
+                                 index_t(J + 1 < sizeof...(J) ? J + 1 : J)...>{});
+  }(std::make_index_sequence<lanes<T>>{});
+}
+
+/// The window of the last K ≤ lanes inputs (oldest in lane 0, zero past lane K − 1) after
+/// `present` arrives: the older K − 1 move down a lane, the present goes to lane K − 1. The
+/// window stays in one aligned register-wide slot, so its load is forwarded from one store.
+template <class T, std::size_t K>
+inline batch<T> slide_window(const batch<T>& window, T present) noexcept {
+  static_assert(K >= 1 && K <= lanes<T>);
+  const auto lane = lane_index<T>();
+  return xsimd::select(lane < batch<T>(T(K - 1)), shift_down(window),
+                       xsimd::select(lane == batch<T>(T(K - 1)), batch<T>(present), batch<T>(T(0))));
 }
 
 }  // namespace typegrad::simd

@@ -364,11 +364,6 @@ struct inner_list {
 // ---- Architecture strings (the weight files' "typegrad.architecture") -------------------------
 
 template <class L>
-inline constexpr bool is_dense_layer = false;
-template <class T, class S, std::size_t Out, class Act, bool InputMajor>
-inline constexpr bool is_dense_layer<dense_layer<T, S, Out, Act, InputMajor>> = true;
-
-template <class L>
 inline constexpr bool is_reshape_layer = false;
 template <class T, class In, class Out>
 inline constexpr bool is_reshape_layer<reshape_layer<T, In, Out>> = true;
