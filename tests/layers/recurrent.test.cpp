@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -404,4 +405,43 @@ TEST_CASE("train_step over a window starts from the state, leaves the final one 
   net_t from_zero = net;
   train_step(from_zero, mse{}, sgd{lr}, x1, t);
   CHECK_FALSE(bool(from_zero == stepped));
+}
+
+// A window of 1000 steps at batch 8 needs a workspace of megabytes: it is held by the caller (on
+// the heap), and a step in it is the step in a stack workspace, exactly (same code, same order).
+TEST_CASE("train_step in a caller's (heap) workspace: 1000 steps, the same result as on the stack", "[recurrent][workspace]") {
+  constexpr std::size_t steps = 1000, B = 8;
+  using net_t = tg::network<tg::input<steps>, tg::unflatten<steps, 1>, tg::gru<8>, tg::last_step, tg::dense<1>>;
+  STATIC_REQUIRE(sizeof(net_t::workspace<B>) > (std::size_t{1} << 20));
+  net_t on_heap{tg::init::pytorch_default{3}};
+  auto ws = std::make_unique<net_t::workspace<B>>();
+  tg::matrix<float, B, steps> x;
+  tg::matrix<float, B, 1> t;
+  for (std::size_t b = 0; b < B; ++b) {
+    for (std::size_t s = 0; s < steps; ++s) x(b, s) = float(std::sin(0.01 * double(s * (b + 1))));
+    t(b, 0) = float(b % 2);
+  }
+  tg::sgd opt{0.05};
+  tg::recurrent_state<net_t, B> state;
+  float first = 0, last = 0;
+  for (int i = 0; i < 4; ++i) {
+    const float loss = tg::train_step(on_heap, tg::mse{}, opt, x, t, *ws);
+    (i == 0 ? first : last) = loss;
+  }
+  REQUIRE(last < first);  // it trains
+  REQUIRE(std::isfinite(tg::train_step(on_heap, tg::mse{}, opt, state, x, t, *ws)));
+
+  // The same steps at batch 1 (a workspace the stack holds) on twin networks.
+  using small_t = tg::network<tg::input<steps>, tg::unflatten<steps, 1>, tg::gru<5>, tg::last_step, tg::dense<1>>;
+  small_t a{tg::init::pytorch_default{4}}, b = a;
+  auto ws1 = std::make_unique<small_t::workspace<1>>();
+  tg::vector<float, steps> x1;
+  for (std::size_t s = 0; s < steps; ++s) x1[s] = float(std::cos(0.02 * double(s)));
+  const tg::vector<float, 1> t1{0.25f};
+  tg::recurrent_state<small_t> sa, sb;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(tg::train_step(a, tg::mse{}, opt, x1, t1) == tg::train_step(b, tg::mse{}, opt, x1, t1, *ws1));
+    REQUIRE(tg::train_step(a, tg::mse{}, opt, sa, x1, t1) == tg::train_step(b, tg::mse{}, opt, sb, x1, t1, *ws1));
+  }
+  REQUIRE(a.parameters() == b.parameters());
 }

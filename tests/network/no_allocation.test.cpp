@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <span>
 #include <vector>
@@ -217,11 +218,17 @@ TEST_CASE("recurrent and combinator networks train and infer without allocating,
   STATIC_REQUIRE(noexcept(tg::train_step(seq, tg::binary_cross_entropy{}, opt, xs, t)));
   STATIC_REQUIRE(noexcept(tg::train_step(fused, tg::mse{}, opt, xf, t)));
 
+  // A workspace the caller holds (here on the heap, allocated before counting).
+  auto ws = std::make_unique<seq_t::workspace<5>>();
+  STATIC_REQUIRE(noexcept(tg::train_step(seq, tg::binary_cross_entropy{}, opt, state, xs, t, *ws)));
+
   const long before = allocations;
   float sink = 0;
   for (int i = 0; i < 5; ++i) {
     sink += tg::train_step(seq, tg::binary_cross_entropy{}, adam, xs, t);
     sink += tg::train_step(seq, tg::binary_cross_entropy{}, opt, state, xs, t);
+    sink += tg::train_step(seq, tg::binary_cross_entropy{}, adam, xs, t, *ws);
+    sink += tg::train_step(seq, tg::binary_cross_entropy{}, opt, state, xs, t, *ws);
     sink += tg::train_step(fused, tg::mse{}, opt, xf, t);
     sink += seq(xs)(1, 0) + fused(xf)(2, 0);
   }

@@ -173,14 +173,16 @@ typename Net::value_type loss_value(const Net& net, const Loss&, const X& x, con
   return Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, static_cast<T*>(nullptr));
 }
 
-/// One training step: forward, loss, and a backward sweep that applies `opt` to each parameter
-/// block as soon as its gradient is formed. Returns the loss before the update. Allocates nothing.
+/// One training step in a workspace the caller holds (`Net::workspace<B>`, B = the rows of x):
+/// for networks whose workspace is too large for the stack (long sequences, large batches), e.g.
+/// `auto ws = std::make_unique<net_t::workspace<1>>();` once, then `train_step(net, loss, opt, x, t,
+/// *ws)` per step. The workspace holds nothing between calls; the step allocates nothing.
 template <network_type Net, loss_function Loss, update_policy Opt, tensor X, class Target>
   requires(detail::check_call<Net, Loss, X, Target>())
-typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x, const Target& t) noexcept {
+typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x, const Target& t,
+                                    typename Net::template workspace<rows_of<X>>& ws) noexcept {
   using T = typename Net::value_type;
   constexpr std::size_t B = rows_of<X>;
-  typename Net::template workspace<B> ws;
   net.template forward<B>(ws, x.data());
   // With an elementwise loss only its gradient is on the way to the backward pass; the value is
   // computed last, from the same outputs (the backward pass does not touch them).
@@ -191,6 +193,16 @@ typename Net::value_type train_step(Net& net, const Loss&, Opt& opt, const X& x,
   detail::backward_with_optimizer<B, detail::loss_fuses_last_activation<Loss, Net>>(net, ws, opt);
   if constexpr (value_last) loss = Loss::template evaluate<T, B, Net::out_size>(Net::output(ws), t, static_cast<T*>(nullptr));
   return loss;
+}
+
+/// One training step: forward, loss, and a backward sweep that applies `opt` to each parameter
+/// block as soon as its gradient is formed. Returns the loss before the update. Allocates nothing;
+/// the workspace lives on the stack (see the overload above for one the caller holds).
+template <network_type Net, loss_function Loss, update_policy Opt, tensor X, class Target>
+  requires(detail::check_call<Net, Loss, X, Target>())
+typename Net::value_type train_step(Net& net, const Loss& loss, Opt& opt, const X& x, const Target& t) noexcept {
+  typename Net::template workspace<rows_of<X>> ws;
+  return train_step(net, loss, opt, x, t, ws);
 }
 /// Overload for a temporary optimizer such as `train_step(net, loss, sgd{0.1}, x, t)`.
 template <network_type Net, loss_function Loss, update_policy Opt, tensor X, class Target>

@@ -126,19 +126,28 @@ class recurrent_state {
 };
 
 /// Truncated BPTT: one training step over a window of the network's Steps, starting from `state`
-/// and leaving the window's final state in it (detached). Otherwise as train_step.
+/// and leaving the window's final state in it (detached). Otherwise as train_step; `ws` is a
+/// workspace the caller holds (e.g. on the heap, for long windows: `Net::workspace<B>`).
 template <network_type Net, loss_function Loss, update_policy Opt, tensor X, class Target>
 requires(detail::check_call<Net, Loss, X, Target>()) typename Net::value_type
     train_step(Net& net, const Loss&, Opt& opt, recurrent_state<Net, rows_of<X>>& state, const X& x,
-               const Target& t) noexcept {
+               const Target& t, typename Net::template workspace<rows_of<X>>& ws) noexcept {
   constexpr std::size_t B = rows_of<X>;
-  typename Net::template workspace<B> ws;
   state.load(ws);
   net.template forward<B>(ws, x.data());
   state.store(ws);
   const auto loss = detail::loss_and_gradient<Net, Loss, B>(ws, t);
   detail::backward_with_optimizer<B, detail::loss_fuses_last_activation<Loss, Net>>(net, ws, opt);
   return loss;
+}
+
+/// The same with the workspace on the stack.
+template <network_type Net, loss_function Loss, update_policy Opt, tensor X, class Target>
+requires(detail::check_call<Net, Loss, X, Target>()) typename Net::value_type
+    train_step(Net& net, const Loss& loss, Opt& opt, recurrent_state<Net, rows_of<X>>& state, const X& x,
+               const Target& t) noexcept {
+  typename Net::template workspace<rows_of<X>> ws;
+  return train_step(net, loss, opt, state, x, t, ws);
 }
 
 /// Overload for a temporary optimizer such as `train_step(net, loss, typegrad::sgd{0.1}, state, x, t)`.
