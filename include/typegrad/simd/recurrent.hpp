@@ -128,7 +128,9 @@ inline void gate_dot(const T* __restrict W, const batch<T> (&D)[M][G], const bat
         for (std::size_t k = 0; k < G; ++k)
           acc[j] = xsimd::fma(batch<T>::load_unaligned(W + (r0 + j) * S + k * H + m * L), D[m][k], acc[j]);
     }
-    auto sum = transpose_sum<T, R>(acc);
+    // With one register per gate, lanes past H of every product are zero (D is): with at most 8
+    // units the transposing add need not fold the registers' upper halves.
+    auto sum = transpose_sum<T, R, (M == 1 ? std::min(H, L) : L)>(acc);
     if (add != nullptr) sum += add[r0 / L];
     sum.store_aligned(out + r0);
   };
