@@ -445,3 +445,25 @@ TEST_CASE("train_step in a caller's (heap) workspace: 1000 steps, the same resul
   }
   REQUIRE(a.parameters() == b.parameters());
 }
+
+// fit, evaluate_loss and predict keep their workspace on the heap: at batch 32, a GRU over 1000
+// steps needs more than the default 8 MiB stack (this test overflowed it before).
+TEST_CASE("fit over 1000 steps at batch 32: the workspace does not fit a thread's stack", "[recurrent][workspace][fit]") {
+  constexpr std::size_t steps = 1000, B = 32, samples = 48;
+  using net_t = tg::network<tg::input<steps>, tg::unflatten<steps, 1>, tg::gru<8>, tg::last_step, tg::dense<1>>;
+  STATIC_REQUIRE(sizeof(net_t::workspace<B>) > (std::size_t{8} << 20));
+  std::vector<float> features(samples * steps), targets(samples);
+  for (std::size_t i = 0; i < samples; ++i) {
+    for (std::size_t s = 0; s < steps; ++s) features[i * steps + s] = float(std::sin(0.003 * double(s * (i % 4 + 1))));
+    targets[i] = float(i % 4) * 0.25f;
+  }
+  const tg::dataset<float, steps, 1> data(std::move(features), std::move(targets));
+  net_t net{tg::init::pytorch_default{8}};
+  auto opt = tg::make_optimizer(net, tg::adam{.lr = 1e-2});
+  const double before = tg::evaluate_loss<B>(net, tg::mse{}, data);
+  const auto h = tg::fit<B>(net, tg::mse{}, opt, data, {.epochs = 3, .seed = 1, .show = tg::progress::never});
+  REQUIRE(h.epochs.size() == 3);
+  const double after = tg::evaluate_loss<B>(net, tg::mse{}, data);
+  REQUIRE(after < before);
+  REQUIRE(tg::predict<B>(net, data).size() == samples);
+}

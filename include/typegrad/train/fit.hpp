@@ -105,16 +105,23 @@ namespace detail {
 // out-of-line copy of the fused backward pass serves both (it is the largest code of a fit;
 // noclone: no copy specialised for n == B either). With `check`, a non-finite input row, loss
 // or loss gradient returns a non-finite value before anything is updated (non_finite_guard).
+/// A network's workspace for B rows, on the heap: made once per fit, evaluate or predict call, as
+/// long windows and large batches outgrow the stack (a GRU over 1000 steps: megabytes); never
+/// zero-filled (every pass writes before it reads).
+template <class Net, std::size_t B>
+auto workspace_on_heap() {
+  return std::make_unique_for_overwrite<typename Net::template workspace<B>>();
+}
+
 template <class Net, class Loss, class Opt, std::size_t B, std::size_t Targets, class Target>
 TYPEGRAD_OUT_OF_LINE double fit_step(Net& net, Opt& opt, const matrix<typename Net::value_type, B, Net::in_size>& x,
                                   const matrix<typename Net::value_type, B, Targets>& t, const Target& target,
-                                  std::size_t n, bool check = false) noexcept {
+                                  std::size_t n, typename Net::template workspace<B>& ws, bool check = false) noexcept {
   using T = typename Net::value_type;
   static_assert(update_policy<Opt> && check_call<Net, Loss, matrix<T, B, Net::in_size>, Target>());
   constexpr std::size_t stride = padded<T>(Net::out_size);
   constexpr bool value_last = loss_has_separate_gradient<Loss>;
   if (check && !all_finite(x.data(), n * Net::in_size)) return std::numeric_limits<double>::quiet_NaN();
-  typename Net::template workspace<B> ws;
   forward_rows<B>(net, ws, x.data());
   T step_loss = T(0);
   double partial_loss = 0;
@@ -163,13 +170,13 @@ validation_scores evaluate_batches(const Net& net, const dataset<T, F, Targets>&
   matrix<T, B, F> x;
   matrix<T, B, Targets> t;
   batch_target<Loss, T, B, out, Targets> target;
-  typename Net::template workspace<B> ws;
+  const auto ws = workspace_on_heap<Net, B>();
   double loss_sum = 0;
   std::size_t right = 0;
   for (std::size_t start = 0; start < rows.size(); start += B) {
     const std::size_t n = data.batch(std::span<const std::size_t>(rows).subspan(start, std::min(B, rows.size() - start)), x, t);
-    forward_rows<B, pass::inference>(net, ws, x.data());
-    const T* y = Net::template output<B>(ws);
+    forward_rows<B, pass::inference>(net, *ws, x.data());
+    const T* y = Net::template output<B>(*ws);
     if (want_loss) {
       if (n == B) {
         target.set(t);
@@ -222,11 +229,11 @@ std::vector<T> predict(const Net& net, const dataset<T, F, Targets>& data) {
   constexpr std::size_t stride = padded<T>(out);
   matrix<T, B, F> x;
   matrix<T, B, Targets> t;
-  typename Net::template workspace<B> ws;
+  const auto ws = detail::workspace_on_heap<Net, B>();
   for (std::size_t start = 0; start < rows.size(); start += B) {
     const std::size_t n = data.batch(std::span<const std::size_t>(rows).subspan(start, std::min(B, rows.size() - start)), x, t);
-    detail::forward_rows<B, pass::inference>(net, ws, x.data());
-    const T* yb = Net::template output<B>(ws);  // padded rows
+    detail::forward_rows<B, pass::inference>(net, *ws, x.data());
+    const T* yb = Net::template output<B>(*ws);  // padded rows
     for (std::size_t r = 0; r < n; ++r) std::copy_n(yb + r * stride, out, y.data() + (start + r) * out);
   }
   return y;
@@ -288,6 +295,7 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
   matrix<T, B, F> x;
   matrix<T, B, Targets> t;
   detail::batch_target<Loss, T, B, Net::out_size, Targets> target;
+  const auto ws = detail::workspace_on_heap<Net, B>();
   const auto started = clock::now();
   detail::non_finite_guard<Net, Opt> guard(options.on_non_finite, net, opt);
   constexpr bool is_private = requires { options.privacy; };
@@ -307,7 +315,7 @@ history fit(Net& net, const Loss& loss, Opt& opt, const dataset<T, F, Targets>& 
   auto step_rows = [&](Net& n_net, Opt& n_opt, std::span<const std::size_t> rows) {
     const std::size_t n = train.batch(rows, x, t);
     target.set(t);
-    return detail::fit_step<Net, Loss>(n_net, n_opt, x, t, target.value, n, guard.enabled());
+    return detail::fit_step<Net, Loss>(n_net, n_opt, x, t, target.value, n, *ws, guard.enabled());
   };
   auto batch_rows = [&](std::size_t k) {
     return std::span<const std::size_t>(order).subspan(k * B, std::min(B, order.size() - k * B));
