@@ -160,4 +160,13 @@ std::vector<split_indices> stratified_kfold(const dataset<T, Features, 1>& data,
   return stratified_kfold(data.target_data(), k, seed);
 }
 
+#ifndef TYPEGRAD_HEADER_ONLY
+// Dataset labels (float, double) are split by copies compiled once into the typegrad library
+// (src/split.cpp), not in every translation unit that splits a dataset.
+extern template split_indices stratified_split<float>(std::span<const float>, double, std::uint64_t);
+extern template split_indices stratified_split<double>(std::span<const double>, double, std::uint64_t);
+extern template std::vector<split_indices> stratified_kfold<float>(std::span<const float>, std::size_t, std::uint64_t);
+extern template std::vector<split_indices> stratified_kfold<double>(std::span<const double>, std::size_t, std::uint64_t);
+#endif
+
 }  // namespace typegrad

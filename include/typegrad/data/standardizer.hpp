@@ -25,18 +25,15 @@ namespace typegrad {
 
 namespace detail {
 
-// "v0,v1,...": each value with enough digits to round-trip exactly (out of line, per T only).
+// The metadata text of standardizer<T, Features>, with Features at run time: compiled once per T
+// (into the typegrad library for float and double, src/standardizer.cpp), not per feature count.
+// `min` and `max` null: the range is unknown. from_metadata checks everything before it writes.
 template <class T>
-[[gnu::noinline]] std::string join_numbers(const T* values, std::size_t n) {
-  std::string out;
-  char buf[40];
-  for (std::size_t j = 0; j < n; ++j) {
-    std::snprintf(buf, sizeof buf, "%s%.*g", j ? "," : "", std::numeric_limits<T>::max_digits10,
-                  static_cast<double>(values[j]));
-    out += buf;
-  }
-  return out;
-}
+std::map<std::string, std::string> standardizer_to_metadata(const std::string& prefix, std::size_t n, const T* mean,
+                                                            const T* scale, const T* min, const T* max);
+template <class T>
+void standardizer_from_metadata(const std::map<std::string, std::string>& meta, const std::string& prefix,
+                                std::size_t n, T* mean, T* scale, T* min, T* max);
 
 }  // namespace detail
 
@@ -140,42 +137,16 @@ struct standardizer {
   /// `<prefix>mean`, `<prefix>scale` and, once known, `<prefix>min` and `<prefix>max`,
   /// comma-separated, with enough digits to round-trip exactly.
   std::map<std::string, std::string> to_metadata(const std::string& prefix = "standardizer.") const {
-    std::map<std::string, std::string> meta;
-    meta.emplace(prefix + "mean", detail::join_numbers<T>(mean.data(), Features));
-    meta.emplace(prefix + "scale", detail::join_numbers<T>(scale.data(), Features));
-    if (range_known()) {
-      meta.emplace(prefix + "min", detail::join_numbers<T>(min.data(), Features));
-      meta.emplace(prefix + "max", detail::join_numbers<T>(max.data(), Features));
-    }
-    return meta;
+    const bool known = range_known();
+    return detail::standardizer_to_metadata<T>(prefix, Features, mean.data(), scale.data(), known ? min.data() : nullptr,
+                                               known ? max.data() : nullptr);
   }
   /// Reads what to_metadata wrote (e.g. the map load_weights returns). Throws io_error naming the
   /// key when an entry is missing, has the wrong count or a bad number; the object is unchanged then.
   /// Metadata without `min` and `max` (written before they were stored) loads with the range
   /// unknown, so transform works and check() says why it cannot.
   void from_metadata(const std::map<std::string, std::string>& meta, const std::string& prefix = "standardizer.") {
-    const auto new_mean = split(meta, prefix + "mean"), new_scale = split(meta, prefix + "scale");
-    for (std::size_t j = 0; j < Features; ++j)
-      if (!(new_scale[j] > T(0)))
-        throw io_error("typegrad::standardizer::from_metadata: '" + prefix + "scale' entry " + std::to_string(j) +
-                       " is not positive");
-    auto new_min = unknown(), new_max = unknown();
-    const bool has_min = meta.count(prefix + "min") != 0, has_max = meta.count(prefix + "max") != 0;
-    if (has_min != has_max)
-      throw io_error("typegrad::standardizer::from_metadata: '" + prefix + (has_min ? "min" : "max") + "' without '" +
-                     prefix + (has_min ? "max" : "min") + "'");
-    if (has_min) {
-      new_min = split(meta, prefix + "min");
-      new_max = split(meta, prefix + "max");
-      for (std::size_t j = 0; j < Features; ++j)
-        if (!(new_min[j] <= new_max[j]))
-          throw io_error("typegrad::standardizer::from_metadata: entry " + std::to_string(j) + " of '" + prefix +
-                         "min' is above that of '" + prefix + "max'");
-    }
-    mean = new_mean;
-    scale = new_scale;
-    min = new_min;
-    max = new_max;
+    detail::standardizer_from_metadata<T>(meta, prefix, Features, mean.data(), scale.data(), min.data(), max.data());
   }
 
   /// Whether min and max hold a training range (fitted, or loaded with them).
@@ -190,24 +161,6 @@ struct standardizer {
     std::array<T, Features> a{};
     a.fill(std::numeric_limits<T>::quiet_NaN());
     return a;
-  }
-
-  [[gnu::noinline]] static std::array<T, Features> split(const std::map<std::string, std::string>& meta, const std::string& key) {
-    const auto it = meta.find(key);
-    if (it == meta.end()) throw io_error("typegrad::standardizer::from_metadata: no '" + key + "' entry");
-    std::array<T, Features> values{};
-    const char* p = it->second.c_str();
-    for (std::size_t j = 0; j < Features; ++j) {
-      char* end = nullptr;
-      errno = 0;
-      const double v = std::strtod(p, &end);
-      if (end == p || errno == ERANGE || !std::isfinite(v) || (*end != (j + 1 < Features ? ',' : '\0')))
-        throw io_error("typegrad::standardizer::from_metadata: '" + key + "' must hold " + std::to_string(Features) +
-                       " comma-separated finite numbers (entry " + std::to_string(j) + " is bad)");
-      values[j] = static_cast<T>(v);
-      p = end + 1;
-    }
-    return values;
   }
 
   // Two passes in double: the mean first, then squared deviations (no cancellation).
@@ -241,3 +194,7 @@ struct standardizer {
 };
 
 }  // namespace typegrad
+
+#ifdef TYPEGRAD_HEADER_ONLY
+#include <typegrad/data/detail/standardizer_impl.ipp>
+#endif

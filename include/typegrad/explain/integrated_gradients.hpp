@@ -11,8 +11,10 @@
 #include <vector>
 
 #include <typegrad/core/tensor.hpp>
+#include <typegrad/explain/detail/path_integral.hpp>
 #include <typegrad/explain/saliency.hpp>
 #include <typegrad/network/network.hpp>
+#include <typegrad/train/detail/batch.hpp>
 
 namespace typegrad {
 
@@ -30,19 +32,6 @@ struct integrated_gradients_result {
   delta_type delta;
   /// Gradients evaluated, over all samples (steps per sample without refine_path).
   std::size_t gradient_evaluations = 0;
-};
-
-/// Refines integrated_gradients' path where the midpoint rule misses: after the `steps` uniform
-/// intervals, each interval's midpoint estimate (b − a)·∇y_k(midpoint)·(x − x') is compared with
-/// the exact change of y_k over it (two forward passes); the intervals that miss most are split
-/// into thirds (the middle third keeps its midpoint gradient, so each split costs two gradients)
-/// until Σ |misses| ≤ tolerance·|y_k(x) − y_k(x')| or `max_steps` gradients were spent. ReLU
-/// networks need this: their gradient jumps where a unit switches, so the plain rule's error only
-/// falls like 1/steps there. The result is still a midpoint sum (on a finer grid where needed)
-/// and `delta` is still its true residual.
-struct refine_path {
-  double tolerance = 1e-3;
-  std::size_t max_steps = 1024;
 };
 
 namespace detail {
@@ -78,87 +67,35 @@ struct sample_path {
     }
   }
   /// y_k at each α.
+  /// (Through fit's and predict's out-of-line forward pass, forward_rows: no copy of its own.)
   std::vector<double> outputs(std::span<const double> alphas) const {
+    constexpr std::size_t stride = padded<T>(Net::out_size);
     std::vector<double> y;
     matrix<T, path_chunk, n> at;
+    typename Net::template workspace<path_chunk> ws;
     for (std::size_t j = 0; j < alphas.size(); j += path_chunk) {
       const auto part = alphas.subspan(j, std::min(path_chunk, alphas.size() - j));
       fill(at, part);
-      const auto out = net(at);
-      for (std::size_t c = 0; c < part.size(); ++c) y.push_back(double(out(c, k)));
+      forward_rows<path_chunk, pass::inference>(net, ws, at.data());
+      const T* out = Net::template output<path_chunk>(ws);  // padded rows
+      for (std::size_t c = 0; c < part.size(); ++c) y.push_back(double(out[c * stride + k]));
     }
     return y;
   }
 };
 
-// Σ_intervals (b − a)·∇y_k(midpoint) for one sample, into `sum` (n values); returns the gradients spent.
 template <class Net>
 std::size_t integrate_sample(const sample_path<Net>& path, std::size_t steps, const refine_path* refine, double* sum) {
   constexpr std::size_t n = Net::in_size;
-  std::vector<double> mids(steps), grads;
-  for (std::size_t j = 0; j < steps; ++j) mids[j] = (double(j) + 0.5) / double(steps);
-  path.gradients(mids, grads);
-  struct piece {
-    double a, b, fa, fb;
-    std::size_t g;  // its midpoint gradient: grads[g·n ...]
-  };
-  if (refine) {
-    std::vector<piece> pieces;
-    std::vector<double> nodes(steps + 1);
-    for (std::size_t j = 0; j <= steps; ++j) nodes[j] = double(j) / double(steps);
-    const auto f = path.outputs(nodes);
-    for (std::size_t j = 0; j < steps; ++j) pieces.push_back({nodes[j], nodes[j + 1], f[j], f[j + 1], j});
-    const double target = refine->tolerance * std::abs(f[steps] - f[0]);
-    auto miss = [&](const piece& p) {
-      double d = 0;
-      for (std::size_t i = 0; i < n; ++i) d += grads[p.g * n + i] * (double(path.x[i]) - double(path.x0[i]));
-      return (p.b - p.a) * d - (p.fb - p.fa);
-    };
-    for (std::size_t spent = steps; spent + 2 <= refine->max_steps;) {
-      std::vector<std::pair<double, std::size_t>> misses;  // (|miss|, piece)
-      double total = 0;
-      for (std::size_t j = 0; j < pieces.size(); ++j) {
-        const double m = std::abs(miss(pieces[j]));
-        total += m;
-        misses.push_back({m, j});
-      }
-      if (total <= target) break;
-      // Split every interval above an equal share of the target, worst first, within the budget.
-      std::sort(misses.begin(), misses.end(), [](const auto& p, const auto& q) { return p.first > q.first; });
-      std::size_t chosen = 0;
-      while (chosen < misses.size() && misses[chosen].first > target / double(pieces.size()) &&
-             spent + 2 * (chosen + 1) <= refine->max_steps)
-        ++chosen;
-      chosen = std::max<std::size_t>(chosen, 1);
-      std::vector<double> new_mids, new_nodes;
-      for (std::size_t c = 0; c < chosen; ++c) {
-        const piece& p = pieces[misses[c].second];
-        const double h = (p.b - p.a) / 3;
-        new_mids.insert(new_mids.end(), {p.a + h / 2, p.b - h / 2});
-        new_nodes.insert(new_nodes.end(), {p.a + h, p.b - h});
-      }
-      const std::size_t g0 = grads.size() / n;
-      path.gradients(new_mids, grads);
-      const auto f_new = path.outputs(new_nodes);
-      for (std::size_t c = 0; c < chosen; ++c) {
-        piece& p = pieces[misses[c].second];
-        const piece whole = p;
-        const double h = (whole.b - whole.a) / 3;
-        p = {whole.a + h, whole.b - h, f_new[2 * c], f_new[2 * c + 1], whole.g};
-        pieces.push_back({whole.a, whole.a + h, whole.fa, f_new[2 * c], g0 + 2 * c});
-        pieces.push_back({whole.b - h, whole.b, f_new[2 * c + 1], whole.fb, g0 + 2 * c + 1});
-      }
-      spent += 2 * chosen;
-    }
-    std::fill_n(sum, n, 0.0);
-    for (const piece& p : pieces)
-      for (std::size_t i = 0; i < n; ++i) sum[i] += (p.b - p.a) * grads[p.g * n + i];
-  } else {
-    std::fill_n(sum, n, 0.0);
-    for (std::size_t j = 0; j < steps; ++j)
-      for (std::size_t i = 0; i < n; ++i) sum[i] += grads[j * n + i] / double(steps);
-  }
-  return grads.size() / n;
+  double direction[n];
+  for (std::size_t i = 0; i < n; ++i) direction[i] = double(path.x[i]) - double(path.x0[i]);
+  const path_functions f{
+      n, direction, &path,
+      [](const void* p, std::span<const double> alphas, std::vector<double>& out) {
+        static_cast<const sample_path<Net>*>(p)->gradients(alphas, out);
+      },
+      [](const void* p, std::span<const double> alphas) { return static_cast<const sample_path<Net>*>(p)->outputs(alphas); }};
+  return integrate_path(f, steps, refine, sum);
 }
 
 template <class Net, class X>

@@ -14,6 +14,7 @@
 #include <typegrad/network/network.hpp>
 #include <typegrad/network/train.hpp>
 #include <typegrad/simd/layout.hpp>
+#include <typegrad/train/detail/batch.hpp>
 
 namespace typegrad {
 
@@ -36,9 +37,11 @@ void check_explain_arguments(const char* call, const X& x, std::size_t k) {
 /// d y_k / dx for R samples (unpadded rows of in_size values at `x`) into `dx` (same rows), where
 /// y is the network's inference output. One forward and one backward pass of R samples, seeded
 /// with the unit vector e_k at every sample's output instead of a loss gradient.
+// Out of line (one copy, however many callers), and its forward pass is fit's (forward_rows):
+// explaining a network that was just trained adds only the backward pass to compile.
 template <std::size_t R, class Net>
-void output_input_gradient(const Net& net, const typename Net::value_type* x, std::size_t k,
-                           typename Net::value_type* dx) noexcept {
+TYPEGRAD_OUT_OF_LINE void output_input_gradient(const Net& net, const typename Net::value_type* x, std::size_t k,
+                                                typename Net::value_type* dx) noexcept {
   using T = typename Net::value_type;
   if constexpr (R >= 2 && Net::inference_differs) {
     // The backward of a batch of two or more assumes batch statistics (batch norm), while an
@@ -49,7 +52,7 @@ void output_input_gradient(const Net& net, const typename Net::value_type* x, st
     // infers differently it computes exactly the inference output.
     constexpr layout first = Net::template input_layout<R>;
     typename Net::template workspace<R> ws;
-    net.template forward<R, pass::training>(ws, x);
+    forward_rows<R, pass::training>(net, ws, x);
     constexpr std::size_t row = padded<T>(Net::out_size);
     T* seed = Net::output_gradient(ws);
     std::fill_n(seed, R * row, T(0));

@@ -40,10 +40,16 @@ struct batch_target {
 // those share one copy of the generated code (train_step keeps its own, inlined in the loop).
 // Pass is the training pass unless the network has a layer that infers differently (batch
 // norm's running statistics): then prediction and validation get their own inference copy.
+// (The pass is settled before the out-of-line copy is chosen, so that prediction and training
+// share one copy where they compute the same.)
+template <std::size_t B, pass Pass, class Net>
+[[gnu::noinline]] void forward_rows_in(const Net& net, typename Net::template workspace<B>& ws,
+                                       const typename Net::value_type* x) noexcept {
+  net.template forward<B, Pass>(ws, x);
+}
 template <std::size_t B, pass Pass = pass::training, class Net>
-[[gnu::noinline]] void forward_rows(const Net& net, typename Net::template workspace<B>& ws,
-                                    const typename Net::value_type* x) noexcept {
-  net.template forward<B, Net::inference_differs ? Pass : pass::training>(ws, x);
+void forward_rows(const Net& net, typename Net::template workspace<B>& ws, const typename Net::value_type* x) noexcept {
+  forward_rows_in<B, Net::inference_differs ? Pass : pass::training>(net, ws, x);
 }
 
 // The mean loss of rows [0, n) of padded network outputs `y` (B rows), one row at a time: the
