@@ -34,17 +34,10 @@ if(TYPEGRAD_BUILD_TESTS)
   set_tests_properties(typegrad_mpi_tests PROPERTIES TIMEOUT 300 PROCESSORS 2)
 
   # The MPI headers compile on their own too (tests/CMakeLists.txt's check leaves them out: no mpi.h there).
+  include(typegrad_header_check)
   file(GLOB typegrad_mpi_headers RELATIVE ${PROJECT_SOURCE_DIR}/include CONFIGURE_DEPENDS
        ${PROJECT_SOURCE_DIR}/include/typegrad/mpi/*.hpp)
-  set(typegrad_mpi_header_tus)
-  foreach(header IN LISTS typegrad_mpi_headers)
-    string(MAKE_C_IDENTIFIER ${header} name)
-    set(tu ${CMAKE_CURRENT_BINARY_DIR}/mpi_headers/${name}.cpp)
-    file(CONFIGURE OUTPUT ${tu} CONTENT "#include <${header}>\n")
-    list(APPEND typegrad_mpi_header_tus ${tu})
-  endforeach()
-  add_library(typegrad_mpi_header_check OBJECT ${typegrad_mpi_header_tus})
-  target_link_libraries(typegrad_mpi_header_check PRIVATE typegrad::mpi typegrad_strict)
+  typegrad_add_header_check(typegrad_mpi_header_check HEADERS ${typegrad_mpi_headers} LINK typegrad::mpi typegrad_strict)
 endif()
 
 if(TYPEGRAD_BUILD_BENCH)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what typegrad needs from Debian 12's archive, only when something is missing.
 # Usage: scripts/install-deps.sh [core|bench]   (core: build + tests; bench: also the comparison engines)
+#   core: compilers, build tools, the libraries, Catch2, Google Benchmark (CI compiles bench/'s
+#         engine-free programs), the sanitizer and libFuzzer runtimes, MPI. No Python: CI runs none.
+#   bench: also the comparison engines and the Python of tools/ and bench/.
 set -euo pipefail
 want=(g++ clang cmake ninja-build ccache libboost-dev libxsimd-dev catch2 libbenchmark-dev
-      nlohmann-json3-dev libclang-rt-14-dev python3 libopenmpi-dev openmpi-bin)
+      nlohmann-json3-dev libclang-rt-14-dev libopenmpi-dev openmpi-bin)
 if [[ "${1:-core}" == "bench" ]]; then
-  want+=(libeigen3-dev libtorch-dev python3-torch python3-matplotlib python3-numpy libopenblas0-pthread time libdlib-dev)
+  want+=(libeigen3-dev libtorch-dev python3 python3-torch python3-matplotlib python3-numpy libopenblas0-pthread time libdlib-dev)
 fi
 missing=()
 for p in "${want[@]}"; do
