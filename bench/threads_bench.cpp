@@ -126,6 +126,7 @@ double step_us(const tg::dataset<T, F, Targets>& data, std::size_t threads) {
   tg::detail::batch_target<Loss, T, B, Net::out_size, Targets> target;
   data.batch(std::span<const std::size_t>(rows), x, t);
   target.set(t);
+  const auto ws = tg::detail::workspace_on_heap<Net, B>();  // as fit holds it
   std::unique_ptr<tg::detail::data_parallel_step<Net, Loss, B, F, Targets>> split;
   if (threads > 0) split = std::make_unique<tg::detail::data_parallel_step<Net, Loss, B, F, Targets>>(threads);
   double best = 1e30;
@@ -135,7 +136,7 @@ double step_us(const tg::dataset<T, F, Targets>& data, std::size_t threads) {
     double elapsed = 0;
     for (; elapsed < 0.1; elapsed = seconds_since(t0), ++steps) {
       if (split) split->step(net, opt, data, std::span<const std::size_t>(rows), true);
-      else tg::detail::fit_step<Net, Loss>(net, opt, x, t, target.value, B, true);
+      else tg::detail::fit_step<Net, Loss>(net, opt, x, t, target.value, B, *ws, true);
     }
     best = std::min(best, elapsed / double(steps) * 1e6);
   }
